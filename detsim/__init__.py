@@ -1,0 +1,1 @@
+"""detsim stage of mcpgen."""
