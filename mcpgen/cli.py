@@ -1,0 +1,104 @@
+"""Command line: ``mcpgen --card CARD -n N [--seed S] [--out DIR] [--set a.b=v] [--workers K]``.
+
+Bad input (card, overrides, -n, --seed) is reported in one paragraph on stderr with exit
+code 2, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import click
+
+from .card import CardError, load_card
+
+__all__ = ["main", "parse_count"]
+
+
+class InputError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file=None):
+        click.echo(f"mcpgen: error: {self.message}", err=True)
+
+
+def parse_count(text: str, option: str = "-n") -> int:
+    """Parse an event count such as ``1e6`` or ``250000``: a whole number >= 1."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{option} {text!r} is not a number; give a whole number of events >= 1, e.g. {option} 1e6."
+        ) from None
+    if not math.isfinite(value) or value != int(value):
+        raise InputError(
+            f"{option} {text!r} is not a whole number; give a whole number of events >= 1, e.g. {option} 1e6."
+        )
+    if value < 1:
+        raise InputError(f"{option} {text!r} must be at least 1 (a whole number of events, e.g. {option} 1e6).")
+    return int(value)
+
+
+def _parse_seed(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        seed = int(text)
+    except ValueError:
+        raise InputError(f"--seed {text!r} is not an integer; give a non-negative integer, e.g. --seed 1.") from None
+    if seed < 0:
+        raise InputError(f"--seed {text!r} is negative; give a non-negative integer, e.g. --seed 1.")
+    return seed
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--card", "card_path", metavar="CARD", help="YAML run card, e.g. cards/sct_3gev.yaml.")
+@click.option("-n", "--events", "n_text", metavar="N", help="Number of events (trials), e.g. 1e6 [card: run.n_events].")
+@click.option("--seed", "seed_text", metavar="S", help="Master seed, a non-negative integer [card: run.seed].")
+@click.option("--out", "out_dir", metavar="DIR", help="Output directory [card: output.dir].")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a card field, e.g. --set mcp.epsilon=1e-3 (repeatable).",
+)
+@click.option("--workers", "workers_text", metavar="K", help="Local worker processes [card: run.workers].")
+@click.option("--chunk-size", "chunk_text", metavar="C", help="Events per chunk [card: run.chunk_size].")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: only on a terminal).")
+@click.version_option(package_name="mcpgen")
+@click.pass_context
+def main(ctx, card_path, n_text, seed_text, out_dir, overrides, workers_text, chunk_text, progress):
+    """mcpgen: millicharged-particle events at e+e- colliders, from a card to a ROOT file."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if card_path is None:
+        raise InputError("no card given; run e.g. 'mcpgen --card cards/sct_3gev.yaml -n 1e6'.")
+    try:
+        card = load_card(card_path, overrides)
+    except CardError as exc:
+        raise InputError(str(exc)) from None
+    n_events = parse_count(n_text) if n_text is not None else card.run["n_events"]
+    seed = _parse_seed(seed_text)
+    workers = parse_count(workers_text, "--workers") if workers_text else card.run["workers"]
+    chunk = parse_count(chunk_text, "--chunk-size") if chunk_text else None
+    out = out_dir or card.output["dir"]
+
+    from .pipeline import run
+
+    try:
+        summary = run(card, n_events, out, seed=seed, workers=workers, chunk_size=chunk, progress=progress)
+    except OSError as exc:
+        raise InputError(f"cannot write output to {out!r}: {exc.strerror or exc}.") from None
+    click.echo(
+        f"{summary['process']}: sigma = {summary['cross_section_pb']:.6g} +- "
+        f"{summary['cross_section_err_pb']:.2g} pb; expected pairs at "
+        f"{card.luminosity_pb / 1e3:g} fb^-1: {summary['expected_events']:.4g}; "
+        f"{summary['n_events']} events -> {out}/events.root, {out}/summary.json "
+        f"({summary['timing']['events_per_second']:.3g} events/s)"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
