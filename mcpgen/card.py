@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -47,6 +48,33 @@ DEFAULTS: dict[str, Any] = {
 
 #: Beam-energy reach used by the threshold check: sqrt(s0) + REACH_SIGMAS x spread.
 REACH_SIGMAS = 5.0
+
+
+class _CardLoader(yaml.SafeLoader):
+    """YAML 1.2-style scalars: ``1e-3`` is a float and ``off``/``yes`` stay strings.
+
+    PyYAML follows YAML 1.1, where ``1e-3`` is a string and ``off`` is false -- both surprise
+    physicists writing cards (``epsilon: 1e-3``, ``kernel: off``).
+    """
+
+
+_CardLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_CardLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_CardLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str):
+    """Parse card YAML with :class:`_CardLoader` rules."""
+    return yaml.load(text, Loader=_CardLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 class CardError(ValueError):
@@ -278,7 +306,7 @@ def _apply_override(data: dict, item: str, source: str) -> None:
     if not keys:
         raise CardError(f"Invalid --set '{item}' for card {source}: the field path is empty.")
     try:
-        value = yaml.safe_load(text)
+        value = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise CardError(f"Invalid --set '{item}' for card {source}: the value is not valid YAML ({exc}).") from None
     node = data
@@ -302,7 +330,7 @@ def load_card(path: str | Path, overrides=()) -> Card:
     except OSError as exc:
         raise CardError(f"Card {source} cannot be read: {exc.strerror}.") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
