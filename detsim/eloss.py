@@ -1,0 +1,584 @@
+"""Ionisation energy loss, delta electrons, velocity floors and CSDA range of a slow MCP.
+
+Units: masses and kinetic energies in GeV, velocities as beta = v/c, epsilon (charge in units
+of e) dimensionless, lengths in cm, densities in g/cm^3. dE/dx is in **GeV/cm** in the core API
+(:func:`dedx_ev_per_cm` gives eV/cm; ``EV_PER_GEV`` converts). I, W, T_min are in GeV.
+
+All functions are vectorised numpy (scalars and broadcastable arrays); the material is a
+:class:`detsim.materials.Material` or a table name.
+
+Physics (G = Gorbunov et al., seed gorbunov_direct_observation; PM = shared/physics.md):
+
+* G eq. 4 (PM section 7): dE/dx = rho K (Z/A) (eps^2/beta^2) * 1/2 ln(2 m_e beta^2 T_max / I^2),
+  K = 4 pi N_A r_e^2 m_e c^2 = 0.307075 MeV cm^2/mol (PDG), with T_max of G eq. 5. No density
+  effect, no shell/Barkas/Bloch corrections (for an MCP the Bloch parameter eps*alpha/beta is
+  << 1, e.g. 0.02 at eps = 3e-3, beta = 1e-3: the first-Born form is better justified than for
+  a proton).
+* G eq. 6: the same with the log frozen at beta_ref = 1e-2 (dE/dx proportional to eps^2/beta^2).
+* Low-velocity electronic stopping proportional to beta (Fermi & Teller, Phys. Rev. 72 (1947)
+  399; Lindhard & Scharff, Phys. Rev. 124 (1961) 128; PDG section 34.2, low-energy region):
+  model ``"lindhard"``, joined to Bethe at the Bethe maximum (see below).
+* G eqs. 9, 11: delta-electron spectrum rho K Z eps^2 / (2 A beta^2 T^2), F(T) = 1.
+* G section 4: velocity floors of the ionisation (I_min L_min) and delta (T_max > T_min)
+  signatures.
+
+Model validity (``validity_range``):
+
+* ``bethe``: beta_lo is where the stopping number L = 1/2 ln(2 m_e beta^2 T_max / I^2) equals 1,
+  i.e. the maximum of the Bethe curve (d/dbeta [L/beta^2] = 0 at L = 1 for a heavy particle).
+  Below it the formula falls to zero at L = 0 (2 m_e beta^2 T_max = I^2, beta ~ sqrt(I/2m_e) =
+  3.28e-3 for propane with G's I = 11 eV) and goes negative: an artefact of an expansion in 1/L
+  (measured proton stopping powers peak near this point, T_p ~ 0.1 MeV in light media, and fall
+  proportional to beta below it). For G's propane beta_lo = 5.4e-3, close to alpha = 7.3e-3, the
+  "beta > alpha" condition G quotes for eq. 9. beta_hi is beta*gamma = 1: above it the omitted
+  -beta^2 term (5 % at beta*gamma = 1) and the density effect of PDG eq. 34.5 start to matter.
+  Where L < 0 the model returns 0 (no energy loss).
+* ``bethe_frozen``: the range of ``bethe`` if L(beta_ref) >= 1, else empty (nan, nan): a log
+  frozen below the Bethe maximum is not a Bethe log.
+* ``lindhard``: beta_lo is where T_max(beta) equals the first ionisation energy E_I of the medium
+  (PDG table 35.5; kinematic ionisation threshold on a free electron at rest -- bound-electron
+  motion smears it); 0 for materials without E_I (conductors: the free-electron friction law
+  holds down to thermal velocities). beta_hi as for bethe. Nuclear stopping is not included.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+from hepunits import GeV, MeV, eV
+from scipy.integrate import cumulative_trapezoid
+
+from .materials import Material
+from .materials import material as _material
+
+__all__ = [
+    "ALPHA",
+    "M_E_GEV",
+    "K_GEV_CM2_PER_MOL",
+    "EV_PER_GEV",
+    "BETA_REF_FROZEN",
+    "BETHE_LOG_MIN",
+    "BETA_GAMMA_MAX_VALID",
+    "MODELS",
+    "gamma_from_beta",
+    "kinetic_from_beta_gev",
+    "beta_from_kinetic",
+    "t_max_gev",
+    "bethe_log",
+    "beta_at_bethe_log",
+    "beta_bethe_zero",
+    "beta_bethe_maximum",
+    "dedx_gev_per_cm",
+    "dedx_ev_per_cm",
+    "validity_range",
+    "out_of_validity",
+    "delta_rate_per_cm",
+    "sample_delta_energy",
+    "beta_floor_ionization",
+    "beta_floor_delta",
+    "RangeTable",
+    "csda_range_cm",
+]
+
+ALPHA = 1.0 / 137.035999  #: fine-structure constant (PM header)
+M_E_GEV = 0.51099895e-3  #: electron mass [GeV] (PM header)
+K_GEV_CM2_PER_MOL = 0.307075 * MeV / GeV  #: K = 4 pi N_A r_e^2 m_e c^2 [GeV cm^2/mol] (PDG)
+EV_PER_GEV = GeV / eV  #: 1e9: multiply GeV by this to get eV
+BETA_REF_FROZEN = 1e-2  #: beta at which G eq. 6 freezes the Bethe log
+BETHE_LOG_MIN = 1.0  #: L at the Bethe maximum: lower validity edge of the Bethe models
+BETA_GAMMA_MAX_VALID = 1.0  #: upper validity edge (beta*gamma) of all models (no density effect)
+MODELS = ("bethe", "bethe_frozen", "lindhard")  #: names accepted by ``model=``
+
+_LN_BETA_LO = np.log(1e-12)
+_LN_BETA_HI = np.log1p(-1e-12)
+
+
+# ----------------------------------------------------------------------------------- helpers
+def _f(x: npt.ArrayLike) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+def _ret(x: np.ndarray):
+    """0-d arrays -> numpy scalars, arrays unchanged."""
+    return x[()] if np.ndim(x) == 0 else x
+
+
+def _mat(material: Material | str) -> Material:
+    return _material(material)
+
+
+def _check_model(model: str) -> str:
+    if model not in MODELS:
+        raise ValueError(f"unknown energy-loss model {model!r}; allowed: {', '.join(MODELS)}")
+    return model
+
+
+def gamma_from_beta(beta: npt.ArrayLike):
+    """Lorentz factor gamma = 1/sqrt(1 - beta^2)."""
+    b = _f(beta)
+    return _ret(1.0 / np.sqrt((1.0 - b) * (1.0 + b)))
+
+
+def kinetic_from_beta_gev(beta: npt.ArrayLike, mass_gev: npt.ArrayLike):
+    """Kinetic energy T = m (gamma - 1) = m beta^2 gamma^2 / (gamma + 1) [GeV] (stable form)."""
+    b, m = _f(beta), _f(mass_gev)
+    g = 1.0 / np.sqrt((1.0 - b) * (1.0 + b))
+    return _ret(m * b * b * g * g / (g + 1.0))
+
+
+def beta_from_kinetic(kinetic_gev: npt.ArrayLike, mass_gev: npt.ArrayLike):
+    """beta from kinetic energy T [GeV]: x = T/m, beta = sqrt(x (2 + x)) / (1 + x)."""
+    x = _f(kinetic_gev) / _f(mass_gev)
+    return _ret(np.sqrt(x * (2.0 + x)) / (1.0 + x))
+
+
+def t_max_gev(beta: npt.ArrayLike, mass_gev: npt.ArrayLike):
+    """Maximum energy transfer to a free electron [GeV], G eq. 5 (PDG eq. 34.4), full formula.
+
+    T_max = 2 m_e beta^2 gamma^2 / (1 + 2 gamma m_e/m + (m_e/m)^2)  -> 2 m_e beta^2 (slow, heavy).
+    """
+    b, m = _f(beta), _f(mass_gev)
+    g2 = 1.0 / ((1.0 - b) * (1.0 + b))
+    r = M_E_GEV / m
+    return _ret(2.0 * M_E_GEV * b * b * g2 / (1.0 + 2.0 * np.sqrt(g2) * r + r * r))
+
+
+def bethe_log(beta: npt.ArrayLike, mass_gev: npt.ArrayLike, material: Material | str):
+    """Stopping number of G eq. 4: L = 1/2 ln(2 m_e beta^2 T_max / I^2) (dimensionless).
+
+    Negative for 2 m_e beta^2 T_max < I^2 (beta < ~sqrt(I / 2 m_e)).
+    """
+    mat = _mat(material)
+    b = _f(beta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        arg = 2.0 * M_E_GEV * b * b * _f(t_max_gev(b, mass_gev)) / mat.mean_excitation_gev**2
+        return _ret(0.5 * np.log(arg))
+
+
+def beta_at_bethe_log(value: npt.ArrayLike, mass_gev: npt.ArrayLike,
+                      material: Material | str):
+    """beta at which :func:`bethe_log` equals ``value`` (vectorised bisection in ln beta).
+
+    L(beta) is strictly increasing, so the root is unique; it is solved with the full T_max of
+    G eq. 5 to machine precision (the heavy, slow limit is beta^2 = e^L I / (2 m_e)).
+    """
+    mat = _mat(material)
+    v, m = np.broadcast_arrays(_f(value), _f(mass_gev))
+    if v.size == 0:
+        return _ret(np.empty(v.shape))
+    v0, m0 = v.flat[0], m.flat[0]
+    if np.all(v == v0) and np.all(m == m0):  # one (value, mass), the frequent case: cached
+        return _ret(np.full(v.shape, _beta_at_bethe_log_cached(float(v0), float(m0), mat)))
+    return _ret(_bisect_bethe_log(v, m, mat))
+
+
+@functools.lru_cache(maxsize=4096)
+def _beta_at_bethe_log_cached(value: float, mass_gev: float, mat: Material) -> float:
+    return float(_bisect_bethe_log(np.array([value]), np.array([mass_gev]), mat)[0])
+
+
+def _bisect_bethe_log(v: np.ndarray, m: np.ndarray, mat: Material) -> np.ndarray:
+    """Vectorised bisection in ln beta over the unique (value, mass) pairs."""
+    pairs = np.stack([v.ravel(), m.ravel()], axis=1)
+    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+    vu, mu = uniq[:, 0], uniq[:, 1]
+    lo = np.full(vu.shape, _LN_BETA_LO)
+    hi = np.full(vu.shape, _LN_BETA_HI)
+    for _ in range(64):  # interval width 28 -> 28/2^64: below double precision
+        mid = 0.5 * (lo + hi)
+        below = _f(bethe_log(np.exp(mid), mu, mat)) < vu
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return np.exp(0.5 * (lo + hi))[inv.reshape(-1)].reshape(v.shape)
+
+
+def beta_bethe_zero(material: Material | str, mass_gev: npt.ArrayLike):
+    """beta where the log of G eq. 4 turns negative (2 m_e beta^2 T_max = I^2).
+
+    Heavy, slow limit: beta = sqrt(I / (2 m_e)) = 3.28e-3 for propane with I = 11 eV (PM sec. 7).
+    """
+    return beta_at_bethe_log(0.0, mass_gev, material)
+
+
+def beta_bethe_maximum(material: Material | str, mass_gev: npt.ArrayLike):
+    """beta of the maximum of the Bethe curve, L = 1 (2 m_e beta^2 T_max = e^2 I^2).
+
+    Lower validity edge of ``bethe``/``bethe_frozen`` and matching point of ``lindhard``.
+    Heavy, slow limit: beta = sqrt(e I / (2 m_e)) = 5.41e-3 for propane with I = 11 eV.
+    """
+    return beta_at_bethe_log(BETHE_LOG_MIN, mass_gev, material)
+
+
+# --------------------------------------------------------------------------------- dE/dx
+def _prefactor(beta: np.ndarray, eps: np.ndarray, mat: Material) -> np.ndarray:
+    """rho K (Z/A) eps^2 / beta^2 [GeV/cm] (G eq. 4 without the log)."""
+    return mat.density_g_cm3 * K_GEV_CM2_PER_MOL * mat.z_over_a * eps * eps / (beta * beta)
+
+
+def _dedx_bethe(beta, eps, mass, mat):
+    lg = _f(bethe_log(beta, mass, mat))
+    return _prefactor(beta, eps, mat) * np.maximum(lg, 0.0)
+
+
+def _dedx_bethe_frozen(beta, eps, mass, mat):
+    lg = _f(bethe_log(np.full_like(beta, BETA_REF_FROZEN), mass, mat))
+    return _prefactor(beta, eps, mat) * np.maximum(lg, 0.0)
+
+
+def _dedx_lindhard(beta, eps, mass, mat):
+    bm = _f(beta_bethe_maximum(mat, mass))
+    high = _dedx_bethe(beta, eps, mass, mat)
+    low = _prefactor(bm, eps, mat) * BETHE_LOG_MIN * (beta / bm)
+    return np.where(beta >= bm, high, low)
+
+
+_DEDX: dict[str, Callable[..., np.ndarray]] = {
+    "bethe": _dedx_bethe,
+    "bethe_frozen": _dedx_bethe_frozen,
+    "lindhard": _dedx_lindhard,
+}
+
+
+def dedx_gev_per_cm(
+    beta: npt.ArrayLike,
+    eps: npt.ArrayLike,
+    mass_gev: npt.ArrayLike,
+    material: Material | str,
+    model: str = "bethe",
+):
+    """Mean ionisation energy loss -dE/dx [GeV/cm] of a particle of charge eps*e.
+
+    Models (module docstring for validity; use :func:`out_of_validity` to flag):
+
+    * ``"bethe"`` -- G eq. 4 exactly: rho K (Z/A) eps^2/beta^2 * max(L, 0), L from
+      :func:`bethe_log` with T_max of G eq. 5. Returns 0 where L < 0 (beta below
+      :func:`beta_bethe_zero`).
+    * ``"bethe_frozen"`` -- G eq. 6: L frozen at beta_ref = 1e-2 (L(beta_ref) from the material
+      and mass, so dE/dx = dE/dx_bethe(beta_ref) (beta_ref/beta)^2 exactly; 24.4 eV/cm at
+      eps = 1.8e-3, beta = 1e-2 in G's propane, which G rounds to 25 eV/cm).
+    * ``"lindhard"`` -- Bethe above the Bethe maximum beta_m (L = 1, :func:`beta_bethe_maximum`),
+      electronic stopping proportional to beta below it (Fermi-Teller / Lindhard-Scharff),
+      normalised for continuity: dE/dx = rho K (Z/A) eps^2/beta_m^2 * (beta/beta_m). The curve
+      peaks at beta_m (kink, no jump).
+
+    beta, eps, mass_gev broadcast; beta outside (0, 1) gives nan. Multiply by ``EV_PER_GEV`` for
+    eV/cm (or use :func:`dedx_ev_per_cm`).
+    """
+    mat = _mat(material)
+    fn = _DEDX[_check_model(model)]
+    b, e, m = np.broadcast_arrays(_f(beta), _f(eps), _f(mass_gev))
+    ok = (b > 0) & (b < 1)
+    bs = np.where(ok, b, 0.5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = fn(bs, e, m, mat)
+    return _ret(np.where(ok, out, np.nan))
+
+
+def dedx_ev_per_cm(beta, eps, mass_gev, material, model: str = "bethe"):
+    """:func:`dedx_gev_per_cm` in eV/cm."""
+    return _ret(_f(dedx_gev_per_cm(beta, eps, mass_gev, material, model)) * EV_PER_GEV)
+
+
+_BETA_HI_VALID = BETA_GAMMA_MAX_VALID / np.sqrt(1.0 + BETA_GAMMA_MAX_VALID**2)
+
+
+def validity_range(model: str, material: Material | str, mass_gev: npt.ArrayLike):
+    """(beta_lo, beta_hi) inside which ``model`` is trusted (module docstring for the physics).
+
+    * bethe: beta_lo = Bethe maximum (L = 1), beta_hi = 1/sqrt(2) (beta*gamma = 1);
+    * bethe_frozen: as bethe if L(beta_ref = 1e-2) >= 1, else (nan, nan) = empty;
+    * lindhard: beta_lo = beta where T_max = E_I (first ionisation energy; 0 if the material
+      has none), beta_hi = 1/sqrt(2).
+    Arrays follow the shape of mass_gev.
+    """
+    mat = _mat(material)
+    _check_model(model)
+    m = _f(mass_gev)
+    hi = np.full(m.shape, _BETA_HI_VALID)
+    if model == "bethe":
+        lo = _f(beta_bethe_maximum(mat, m))
+    elif model == "bethe_frozen":
+        lo = _f(beta_bethe_maximum(mat, m))
+        empty = _f(bethe_log(BETA_REF_FROZEN, m, mat)) < BETHE_LOG_MIN
+        lo = np.where(empty, np.nan, lo)
+        hi = np.where(empty, np.nan, hi)
+    else:
+        if mat.ionization_energy_gev is None:
+            lo = np.zeros(m.shape)
+        else:
+            lo = _f(beta_floor_delta(m, mat.ionization_energy_gev))
+    return _ret(lo), _ret(hi)
+
+
+def out_of_validity(beta: npt.ArrayLike, model: str, material: Material | str,
+                    mass_gev: npt.ArrayLike):
+    """True where beta is outside :func:`validity_range` (also for nan or beta not in (0, 1))."""
+    lo, hi = validity_range(model, material, mass_gev)
+    b = _f(beta)
+    inside = (b >= lo) & (b <= hi) & (b > 0) & (b < 1)
+    return _ret(~inside)
+
+
+# ---------------------------------------------------------------------------- delta electrons
+def delta_rate_per_cm(
+    beta: npt.ArrayLike,
+    eps: npt.ArrayLike,
+    mass_gev: npt.ArrayLike,
+    material: Material | str,
+    t_min_gev: npt.ArrayLike,
+):
+    """Mean number of delta electrons per cm with T in [T_min, T_max] [1/cm] (G eqs. 9, 11).
+
+    dN/dx = rho K (Z/A) eps^2 / (2 beta^2) (1/T_min - 1/T_max), T_max from G eq. 5, F(T) = 1;
+    0 where T_max <= T_min. Multiply by L [cm] for G eq. 11. G states eq. 9 needs beta > alpha.
+    """
+    mat = _mat(material)
+    b, e, m, tmin = np.broadcast_arrays(_f(beta), _f(eps), _f(mass_gev), _f(t_min_gev))
+    tmax = _f(t_max_gev(b, m))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = 0.5 * _prefactor(b, e, mat) * (1.0 / tmin - 1.0 / tmax)
+    return _ret(np.where(tmax > tmin, rate, 0.0))
+
+
+def sample_delta_energy(
+    u: npt.ArrayLike,
+    beta: npt.ArrayLike,
+    mass_gev: npt.ArrayLike,
+    t_min_gev: npt.ArrayLike,
+):
+    """Delta-electron kinetic energies T [GeV] from uniforms u in [0, 1) (G eq. 9: dN/dT ~ 1/T^2).
+
+    Inverse CDF on [T_min, T_max]: 1/T = 1/T_min - u (1/T_min - 1/T_max). nan where
+    T_max <= T_min (no delta electron above threshold is possible). Arguments broadcast.
+    """
+    uu, b, m, tmin = np.broadcast_arrays(_f(u), _f(beta), _f(mass_gev), _f(t_min_gev))
+    tmax = _f(t_max_gev(b, m))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = 1.0 / (1.0 / tmin - uu * (1.0 / tmin - 1.0 / tmax))
+    return _ret(np.where(tmax > tmin, t, np.nan))
+
+
+# ---------------------------------------------------------------------------- velocity floors
+def beta_floor_ionization(mass_gev: npt.ArrayLike, i_min_gev_per_cm: npt.ArrayLike,
+                          l_min_cm: npt.ArrayLike):
+    """beta at which the kinetic energy m (gamma - 1) equals I_min * L_min (G section 4, eqs. 7-8).
+
+    A particle depositing at least I_min [GeV/cm] over L_min [cm] needs T >= I_min L_min; exact:
+    x = I_min L_min / m, beta = sqrt(x (2 + x)) / (1 + x)  (~ sqrt(2 I_min L_min / m)).
+    G: 6e-4 for m = 1.5 GeV, I_min = 25 eV/cm, L_min = 10 cm.
+    """
+    return beta_from_kinetic(_f(i_min_gev_per_cm) * _f(l_min_cm), mass_gev)
+
+
+def beta_floor_delta(mass_gev: npt.ArrayLike, t_min_gev: npt.ArrayLike):
+    """beta at which T_max(beta) (G eq. 5, full formula) equals T_min (G section 4, eq. 10).
+
+    Closed form: with S = m^2 + m_e^2 + T m_e, the momentum solves
+    p^2 = T [S + sqrt((2 m_e^2 + T m_e)(2 m^2 + T m_e))] / (2 m_e), beta = p / sqrt(p^2 + m^2)
+    (~ sqrt(T_min / 2 m_e) = 3.13e-2 for T_min = 1 keV).
+    """
+    m, t = np.broadcast_arrays(_f(mass_gev), _f(t_min_gev))
+    me = M_E_GEV
+    s = m * m + me * me + t * me
+    p2 = t * (s + np.sqrt((2.0 * me * me + t * me) * (2.0 * m * m + t * me))) / (2.0 * me)
+    return _ret(np.sqrt(p2 / (p2 + m * m)))
+
+
+# -------------------------------------------------------------------------------------- range
+class RangeTable:
+    """Continuous-slowing-down (CSDA) range table for one (eps, mass, material, model).
+
+    Built once, evaluated on arrays. dx = dT / (dE/dx) is integrated on a grid uniform in
+    xi = ln(beta^2 - beta_0^2), where beta_0 is the velocity at which dE/dx vanishes (``bethe``:
+    :func:`beta_bethe_zero`; 0 for the other models). With this variable the integrand
+    dx/dxi = m gamma^3 (beta^2 - beta_0^2) / (2 dE/dx) is smooth, and tends to a constant at
+    beta -> beta_0 for ``bethe`` (log divergence) or to a power of beta^2 for models that stop.
+
+    Two cases, explicit:
+
+    * ``stops`` (``bethe_frozen``, ``lindhard``): the particle comes to rest at a finite
+      distance. The coordinate X(T) is the residual range, with the analytic power-law tail
+      below the grid; ``range_cm(T)`` is finite and ``kinetic_from_range`` inverts it.
+    * not ``stops`` (``bethe``): dE/dx = 0 for beta <= beta_0, and near beta_0 dE/dx ~ (T - T_0),
+      so approaching T_0 takes an infinite path. ``range_cm`` is +inf; only distances between
+      kinetic energies above T_0 are finite. ``kinetic_after_cm`` tends to T_0 for long paths and
+      leaves T <= T_0 unchanged.
+
+    The table covers beta up to ``beta_max`` (default 0.9); larger kinetic energies give nan.
+    dE/dx of every model is proportional to eps^2, so X scales exactly as 1/eps^2
+    (:meth:`rescaled` reuses a table for another eps).
+    """
+
+    def __init__(
+        self,
+        eps: float,
+        mass_gev: float,
+        material: Material | str,
+        model: str = "bethe",
+        *,
+        beta_min: float = 1e-6,
+        beta_max: float = 0.9,
+        n_grid: int = 4000,
+    ) -> None:
+        self.eps = float(eps)
+        self.mass_gev = float(mass_gev)
+        self.material = _mat(material)
+        self.model = _check_model(model)
+        if not (self.eps > 0 and self.mass_gev > 0):
+            raise ValueError(f"eps and mass_gev must be > 0, got {eps}, {mass_gev}")
+        if not 0 < beta_min < beta_max < 1:
+            raise ValueError(f"need 0 < beta_min < beta_max < 1, got {beta_min}, {beta_max}")
+        if model == "bethe_frozen" and bethe_log(BETA_REF_FROZEN, mass_gev, self.material) <= 0:
+            raise ValueError(
+                f"bethe_frozen: the log at beta_ref = {BETA_REF_FROZEN} is <= 0 in "
+                f"{self.material.name}: dE/dx = 0 everywhere, the range is infinite"
+            )
+        m = self.mass_gev
+        if model == "bethe":
+            self.beta_0 = float(beta_bethe_zero(self.material, m))
+            self.stops = False
+            xi_lo = np.log(1e-6 * self.beta_0**2)
+        else:
+            self.beta_0 = 0.0
+            self.stops = True
+            xi_lo = 2.0 * np.log(beta_min)
+        if not beta_max > self.beta_0 * 1.001:
+            raise ValueError(f"beta_max = {beta_max} must exceed beta_0 = {self.beta_0}")
+        self.kinetic_0_gev = float(kinetic_from_beta_gev(self.beta_0, m))
+        xi_hi = np.log(beta_max**2 - self.beta_0**2)
+        xi = np.linspace(xi_lo, xi_hi, int(n_grid))
+        beta = np.sqrt(self.beta_0**2 + np.exp(xi))
+        dedx = _f(dedx_gev_per_cm(beta, self.eps, m, self.material, model))
+        g = m * _f(gamma_from_beta(beta)) ** 3 * np.exp(xi) / (2.0 * dedx)
+        if not np.all(np.isfinite(g) & (g > 0)):
+            raise ValueError(f"{model}: dE/dx vanishes inside the table; cannot build a range")
+        x = cumulative_trapezoid(g, xi, initial=0.0)
+        if self.stops:
+            slope = (np.log(g[1]) - np.log(g[0])) / (xi[1] - xi[0])  # g ~ exp(slope xi) below
+            if not slope > 0:
+                raise ValueError(f"{model}: range diverges at low beta (slope {slope:.3g})")
+            self._slope = float(slope)
+            x = x + g[0] / slope  # analytic tail: integral of g from -inf to xi_lo
+        else:
+            self._slope = 0.0
+        self._xi = xi
+        self._x = x
+        self._g0 = float(g[0])
+        self.beta_max = float(beta_max)
+        self.kinetic_max_gev = float(kinetic_from_beta_gev(beta_max, m))
+
+    # -- internal coordinate X(T) [cm], increasing in T ----------------------------------------
+    def _x_of_kinetic(self, kinetic_gev: npt.ArrayLike) -> np.ndarray:
+        t = _f(kinetic_gev)
+        b = _f(beta_from_kinetic(np.maximum(t, 0.0), self.mass_gev))
+        d = b * b - self.beta_0**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xi = np.log(np.where(d > 0, d, np.nan))
+            inside = np.interp(xi, self._xi, self._x)
+            if self.stops:
+                below = self._x[0] * np.exp(self._slope * (xi - self._xi[0]))
+                floor = 0.0  # at rest
+            else:
+                below = self._x[0] + self._g0 * (xi - self._xi[0])
+                floor = -np.inf  # T <= T_0 is infinitely far below
+        out = np.where(xi < self._xi[0], below, inside)
+        out = np.where(d > 0, out, floor)
+        out = np.where(t > self.kinetic_max_gev * (1 + 1e-12), np.nan, out)
+        return np.where(np.isnan(t), np.nan, out)
+
+    def _kinetic_of_x(self, x: npt.ArrayLike) -> np.ndarray:
+        xv = _f(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inside = np.interp(xv, self._x, self._xi)
+            if self.stops:
+                below = self._xi[0] + np.log(xv / self._x[0]) / self._slope
+            else:
+                below = self._xi[0] + (xv - self._x[0]) / self._g0
+            xi = np.where(xv < self._x[0], below, inside)
+            beta = np.sqrt(self.beta_0**2 + np.exp(xi))
+            t = _f(kinetic_from_beta_gev(beta, self.mass_gev))
+        if self.stops:
+            t = np.where(xv <= 0, 0.0, t)
+        else:
+            t = np.where(np.isneginf(xv), self.kinetic_0_gev, t)
+        return np.where(xv > self._x[-1] * (1 + 1e-12), np.nan, t)
+
+    # -- public API ------------------------------------------------------------------------------
+    def range_cm(self, kinetic_gev: npt.ArrayLike):
+        """Residual CSDA range [cm]: path to come to rest from kinetic energy T [GeV].
+
+        +inf for models that never stop (``bethe``); nan above the table.
+        """
+        t = _f(kinetic_gev)
+        if self.stops:
+            return _ret(self._x_of_kinetic(t))
+        out = np.where(t > self.kinetic_max_gev * (1 + 1e-12), np.nan, np.inf)
+        return _ret(np.where(np.isnan(t), np.nan, out))
+
+    def kinetic_from_range(self, range_cm: npt.ArrayLike):
+        """Inverse of :meth:`range_cm`: kinetic energy [GeV] with residual range R [cm].
+
+        Only for models that stop; for ``bethe`` use :meth:`kinetic_after_cm`.
+        """
+        if not self.stops:
+            raise ValueError(
+                f"{self.model} never brings the particle to rest (infinite range); "
+                "use kinetic_after_cm(T, path) instead"
+            )
+        return _ret(self._kinetic_of_x(range_cm))
+
+    def distance_cm(self, kinetic_start_gev: npt.ArrayLike, kinetic_end_gev: npt.ArrayLike = 0.0):
+        """Path [cm] needed to slow down from T_start to T_end (0 where T_end >= T_start).
+
+        +inf when T_end is at or below T_0 of a model that stops losing energy there (``bethe``).
+        """
+        t1, t2 = np.broadcast_arrays(_f(kinetic_start_gev), _f(kinetic_end_gev))
+        x1, x2 = self._x_of_kinetic(t1), self._x_of_kinetic(t2)
+        with np.errstate(invalid="ignore"):
+            out = np.where(np.isneginf(x2), np.inf, x1 - x2)
+        out = np.where(t2 >= t1, 0.0, out)
+        return _ret(np.where(np.isnan(x1) | np.isnan(x2), np.nan, out))
+
+    def kinetic_after_cm(self, kinetic_gev: npt.ArrayLike, path_cm: npt.ArrayLike):
+        """Kinetic energy [GeV] after travelling ``path_cm`` [cm] from T [GeV] (CSDA stepping).
+
+        0 once the particle has stopped (models that stop); never below T_0 for ``bethe``, and
+        T <= T_0 is returned unchanged (no energy loss there).
+        """
+        t, s = np.broadcast_arrays(_f(kinetic_gev), _f(path_cm))
+        if np.any(s < 0):
+            raise ValueError("path_cm must be >= 0")
+        x = self._x_of_kinetic(t)
+        out = self._kinetic_of_x(x - s)
+        out = np.where(np.isneginf(x) | (s == 0), t, out)
+        return _ret(np.where(np.isnan(x), np.nan, out))
+
+    def rescaled(self, eps: float) -> RangeTable:
+        """The same table for another eps (X scales exactly as 1/eps^2)."""
+        new = object.__new__(RangeTable)
+        new.__dict__.update(self.__dict__)
+        k = (self.eps / float(eps)) ** 2
+        new.eps = float(eps)
+        new._x = self._x * k
+        new._g0 = self._g0 * k
+        return new
+
+
+def csda_range_cm(
+    kinetic_gev: npt.ArrayLike,
+    eps: float,
+    mass_gev: float,
+    material: Material | str,
+    model: str = "bethe",
+    kinetic_end_gev: npt.ArrayLike = 0.0,
+):
+    """CSDA path length [cm] from kinetic energy T to T_end (default: to rest), for scalar eps,
+    mass_gev and arrays of T. Builds a :class:`RangeTable` (reuse one for repeated calls).
+
+    Infinite where the model stops losing energy above T_end (``bethe`` with T_end <= T_0).
+    """
+    table = RangeTable(eps, mass_gev, material, model)
+    return table.distance_cm(kinetic_gev, kinetic_end_gev)
