@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import yaml
 
+from detsim.geometry import BeamPipe, PaperCriteria, Tracker
+from detsim.materials import gas_mixture, material
 from generator.beams import Beams
 from generator.chipair import ChiPair
 
@@ -96,6 +99,7 @@ class Card:
     luminosity_pb: float = 0.0
     beams: Beams | None = None
     process: ChiPair | None = None
+    tracker: Tracker | None = None
     extras: dict = field(default_factory=dict)
 
     @property
@@ -187,7 +191,7 @@ def _validate_schema(data: dict, source: str) -> None:
 def _quantity(data: dict, path: str, dimension: str, source: str) -> float:
     node: Any = data
     for key in path.split("."):
-        node = node[key]
+        node = node[int(key)] if isinstance(node, list) else node[key]
     try:
         return parse_quantity(node, dimension)
     except ValueError as exc:  # the schema already checked the form; keep a clear message
@@ -292,7 +296,114 @@ def card_from_dict(raw: Any, source: str = "<card>", overrides=()) -> Card:
     luminosity = _quantity(data, "analysis.luminosity", "luminosity", source)
     if luminosity <= 0:
         raise _semantic_error(source, "analysis.luminosity", data["analysis"]["luminosity"], "must be positive")
-    return Card(data=data, source=source, luminosity_pb=luminosity, beams=beams, process=process)
+    tracker = _build_tracker(data, source)
+    return Card(data=data, source=source, luminosity_pb=luminosity, beams=beams, process=process, tracker=tracker)
+
+
+#: Defaults inside ``detector`` when a tracker is given (documented in docs/cards.md).
+TRACKER_DEFAULTS = {
+    "pressure_atm": 1.0,
+    "resolution_rphi": "130 um",
+    "resolution_z": "2 mm",
+    "noise_occupancy": 0.0,
+    "threshold_electrons": 1,
+    "delta_t_min": "1 keV",
+    "energy_loss": "bethe",
+}
+FINDER_DEFAULTS = {"tolerance_sigmas": 3.0, "min_hits": 4, "circle_min_radius": "1 m", "random_trigger_events": 100_000}
+PAPER_DEFAULTS = {
+    "i_min": "25 eV/cm",
+    "l_min": "10 cm",
+    "t_min": "1 keV",
+    "n_delta": 2,
+    "track_length": "1 m",
+    "dedx_model": "bethe_frozen",
+}
+
+
+def _build_tracker(data: dict, source: str) -> Tracker | None:
+    det = data["detector"]
+    if "tracker" not in det:
+        return None
+    if "field" not in det:
+        raise _semantic_error(source, "detector.field", None, "is required with a tracker (e.g. '1.5 T')")
+    det["tracker"] = {**TRACKER_DEFAULTS, **det["tracker"]}
+    det["finder"] = {**FINDER_DEFAULTS, **det.get("finder", {})}
+    det["paper"] = {**PAPER_DEFAULTS, **det.get("paper", {})}
+    det.setdefault("beam_pipe", None)
+    t = det["tracker"]
+
+    def q(path, dim):
+        return _quantity(data, f"detector.{path}", dim, source)
+
+    try:
+        gas = gas_mixture(dict(t["gas"]), by="volume", pressure_atm=t["pressure_atm"])
+    except ValueError as exc:
+        raise _semantic_error(source, "detector.tracker.gas", t["gas"], str(exc)) from None
+    pipe = None
+    if det["beam_pipe"] is not None:
+        try:
+            pipe_material = material(det["beam_pipe"]["material"])
+        except ValueError as exc:
+            raise _semantic_error(
+                source, "detector.beam_pipe.material", det["beam_pipe"]["material"], str(exc)
+            ) from None
+        pipe = BeamPipe(pipe_material, q("beam_pipe.radius", "length"), q("beam_pipe.thickness", "length"))
+    r_in, r_out = q("tracker.inner_radius", "length"), q("tracker.outer_radius", "length")
+    if not r_out > r_in:
+        raise _semantic_error(source, "detector.tracker.outer_radius", t["outer_radius"], "must exceed inner_radius")
+    if pipe is not None and pipe.radius_cm + pipe.thickness_cm > r_in:
+        raise _semantic_error(
+            source,
+            "detector.beam_pipe.radius",
+            det["beam_pipe"]["radius"],
+            "the pipe (radius + thickness) must lie inside the tracker's inner radius",
+        )
+    if ("layers" in t) == ("layer_radii" in t):
+        raise _semantic_error(
+            source, "detector.tracker", "layers/layer_radii", "give exactly one of 'layers' or 'layer_radii'"
+        )
+    if "layers" in t:
+        edges = np.linspace(r_in, r_out, t["layers"] + 1)
+        radii = tuple(0.5 * (edges[1:] + edges[:-1]))
+    else:
+        radii = tuple(q(f"tracker.layer_radii.{i}", "length") for i in range(len(t["layer_radii"])))
+        if any(b <= a for a, b in zip(radii, radii[1:], strict=False)) or radii[0] < r_in or radii[-1] > r_out:
+            raise _semantic_error(
+                source,
+                "detector.tracker.layer_radii",
+                t["layer_radii"],
+                "must increase and lie between inner_radius and outer_radius",
+            )
+    f, pp = det["finder"], det["paper"]
+    paper = PaperCriteria(
+        i_min_gev_per_cm=q("paper.i_min", "energy_per_length") * 1e-9,
+        l_min_cm=q("paper.l_min", "length"),
+        t_min_gev=q("paper.t_min", "energy"),
+        n_delta=float(pp["n_delta"]),
+        track_length_cm=q("paper.track_length", "length"),
+        dedx_model=pp["dedx_model"],
+    )
+    return Tracker(
+        gas=gas,
+        inner_radius_cm=r_in,
+        outer_radius_cm=r_out,
+        half_length_cm=q("tracker.half_length", "length"),
+        layer_radii_cm=radii,
+        cell_size_cm=q("tracker.cell_size", "length"),
+        field_t=q("field", "field"),
+        resolution_rphi_cm=q("tracker.resolution_rphi", "length"),
+        resolution_z_cm=q("tracker.resolution_z", "length"),
+        noise_occupancy=float(t["noise_occupancy"]),
+        threshold_electrons=int(t["threshold_electrons"]),
+        delta_t_min_gev=q("tracker.delta_t_min", "energy"),
+        eloss_model=t["energy_loss"],
+        beam_pipe=pipe,
+        finder_tolerance_sigmas=float(f["tolerance_sigmas"]),
+        finder_min_hits=int(f["min_hits"]),
+        circle_min_radius_cm=q("finder.circle_min_radius", "length"),
+        paper=paper,
+    )
 
 
 def _apply_override(data: dict, item: str, source: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,8 @@ class ChunkTask:
     n_total: int
     unweighted: bool = False
     w_max: float = 0.0
+    tracker: object = None
+    tables: dict | None = None
 
 
 @dataclass
@@ -46,6 +48,7 @@ class ChunkResult:
     sum_w: float  # sum of per-trial estimators W (pb)
     sum_w2: float
     n_overweight: int = 0
+    selections: dict = field(default_factory=dict)  # name -> (sum W, sum W^2) of passing events
 
 
 def generate_chunk(task: ChunkTask):
@@ -55,17 +58,48 @@ def generate_chunk(task: ChunkTask):
     events = process.generate(u)
     w = np.asarray(events["weight"])
     n_over = 0
+    keep = None
     if task.unweighted:
         u_acc = uniforms(task.seed, Stage.UNWEIGHTING, task.start, task.stop, 1)[0]
-        keep = u_acc * task.w_max < w
+        keep = np.flatnonzero(u_acc * task.w_max < w)
         n_over = int(np.count_nonzero(w > task.w_max))
         events = events[keep]
-        new_weight = np.maximum(w[keep], task.w_max) / task.n_total
+        w_out = np.maximum(w[keep], task.w_max)
     else:
-        new_weight = w / task.n_total
-    events = _with_weight(events, new_weight)
+        w_out = w
+    events = _with_weight(events, w_out / task.n_total)
     stats = ChunkResult({}, task.stop - task.start, len(events), float(w.sum()), float(w @ w), n_over)
+    if task.tracker is not None:
+        events = _detector(events, task, keep)
+        for name in SIGNAL_SELECTIONS:
+            passed = (
+                np.asarray(events[name])
+                if name != "paper_either"
+                else (np.asarray(events["paper_ionization"]) | np.asarray(events["paper_delta"]))
+            )
+            wp = w_out[passed]
+            stats.selections[name] = (float(wp.sum()), float(wp @ wp))
     return events, stats
+
+
+#: Event selections whose weighted sums give the expected signal (summary.json)
+SIGNAL_SELECTIONS = ("found_line", "found_circle", "paper_ionization", "paper_delta", "paper_either")
+
+
+def _detector(events, task: ChunkTask, keep):
+    """Run the detector stage; its uniforms are keyed by trial index like the generator's."""
+    import awkward as ak
+
+    from detsim.simulate import simulate
+
+    def source(stage, rows, n):
+        u = uniforms(task.seed, stage, task.start, task.stop, rows)
+        return u if keep is None else u[:, keep]
+
+    det = simulate(events, task.tracker, source, task.tables)
+    for name in det.fields:
+        events = ak.with_field(events, det[name], name)
+    return events
 
 
 def _with_weight(events, weight):
@@ -86,21 +120,66 @@ def max_weight(process, seed: int, n_pilot: int) -> float:
     return 1.1 * float(np.max(process.generate(u)["weight"]))
 
 
-def _tasks(process, seed, n, chunk, unweighted, w_max):
+def _tasks(process, seed, n, chunk, unweighted, w_max, tracker=None, tables=None):
     for start in range(0, n, chunk):
-        yield ChunkTask(process, seed, start, min(start + chunk, n), n, unweighted, w_max)
+        yield ChunkTask(process, seed, start, min(start + chunk, n), n, unweighted, w_max, tracker, tables)
 
 
-def generate_events(process, n: int, seed=None, chunk_size: int = 100_000):
+def generate_events(process, n: int, seed=None, chunk_size: int = 100_000, tracker=None):
     """Generate ``n`` weighted events in memory (weights sum to the cross section in pb).
 
-    ``seed`` takes None, an int or a SeedSequence. Handy from Python; the CLI streams instead.
+    ``seed`` takes None, an int or a SeedSequence. With a ``tracker`` the detector stage runs
+    too. Handy from Python; the CLI streams to ROOT instead.
     """
     import awkward as ak
 
     seed = resolve_seed(seed)
-    parts = [generate_chunk(t)[0] for t in _tasks(process, seed, n, chunk_size, False, 0.0)]
+    tables = _tables(tracker, process)
+    parts = [generate_chunk(t)[0] for t in _tasks(process, seed, n, chunk_size, False, 0.0, tracker, tables)]
     return ak.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _tables(tracker, process):
+    if tracker is None:
+        return None
+    from detsim.simulate import build_tables
+
+    return build_tables(tracker, process.epsilon, process.mass_gev)
+
+
+def _signal_summary(selections: dict, n: int, luminosity_pb: float, sigma_pb: float) -> dict:
+    """Expected signal N = L x sum(weights of found events) per mode, with MC errors."""
+    if not selections:
+        return {}
+    expected, efficiency = {}, {}
+    for name, (sw, sw2) in selections.items():
+        mean = sw / n
+        err = float(np.sqrt(max(sw2 / n - mean**2, 0.0) / n))
+        expected[name] = {"events": mean * luminosity_pb, "err": err * luminosity_pb}
+        efficiency[name] = mean / sigma_pb if sigma_pb > 0 else 0.0
+    modes = {
+        "poisson": expected["found_line"],
+        "poisson_circle": expected["found_circle"],
+        "paper": expected["paper_either"],
+        "paper_ionization": expected["paper_ionization"],
+        "paper_delta": expected["paper_delta"],
+    }
+    return {"signal_events_expected": modes, "efficiencies": efficiency}
+
+
+def _random_trigger_summary(card, seed: int) -> dict:
+    tracker = card.tracker
+    if tracker is None:
+        return {}
+    n_rt = int(card.data["detector"]["finder"]["random_trigger_events"])
+    if n_rt == 0:
+        return {}
+    from detsim.simulate import random_trigger
+
+    def source(stage, rows, start, stop):
+        return uniforms(seed, stage, start, stop, rows)
+
+    return {"random_trigger": random_trigger(tracker, n_rt, source)}
 
 
 def versions() -> dict:
@@ -133,8 +212,11 @@ def run(
     process = card.process
     w_max = max_weight(process, seed, card.run["pilot_events"]) if unweighted else 0.0
 
+    tracker = card.tracker
+    tables = _tables(tracker, process)
     sum_w = sum_w2 = 0.0
     n_written = n_over = 0
+    selections = {name: [0.0, 0.0] for name in SIGNAL_SELECTIONS} if tracker is not None else {}
     started = time.perf_counter()
     bar = tqdm(
         total=n_events,
@@ -146,12 +228,17 @@ def run(
     )
     writer = RootEventWriter(out_dir / "events.root", "events", card.output["compression"])
     with make_executor(workers) as executor, writer:
-        for result in executor.map(_chunk_to_branches, _tasks(process, seed, n_events, chunk, unweighted, w_max)):
+        for result in executor.map(
+            _chunk_to_branches, _tasks(process, seed, n_events, chunk, unweighted, w_max, tracker, tables)
+        ):
             writer.extend(result.branches)
             sum_w += result.sum_w
             sum_w2 += result.sum_w2
             n_written += result.n_written
             n_over += result.n_overweight
+            for name, (a, b) in result.selections.items():
+                selections[name][0] += a
+                selections[name][1] += b
             bar.update(result.n_trials)
         elapsed = time.perf_counter() - started
         sigma = sum_w / n_events
@@ -174,6 +261,8 @@ def run(
             "chunk_size": chunk,
             "workers": workers,
             "physics": process.describe(),
+            **_signal_summary(selections, n_events, card.luminosity_pb, sigma),
+            **_random_trigger_summary(card, seed),
             "timing": {"seconds": elapsed, "events_per_second": n_events / elapsed if elapsed else None},
             "card": card.data,
             "versions": versions(),

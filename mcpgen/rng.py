@@ -40,13 +40,17 @@ def resolve_seed(seed: None | int | np.random.SeedSequence) -> int:
     return int(seed)
 
 
-def _block(seed: int, stage: int, block: int, rows: int) -> np.ndarray:
-    sequence = np.random.SeedSequence(seed, spawn_key=(stage, block))
+def _block(seed: int, stage, block: int, rows: int) -> np.ndarray:
+    key = (*stage, block) if isinstance(stage, tuple) else (stage, block)
+    sequence = np.random.SeedSequence(seed, spawn_key=key)
     return np.random.Generator(np.random.PCG64(sequence)).random((rows, BLOCK_SIZE))
 
 
-def uniforms(seed: int, stage: int, start: int, stop: int, rows: int) -> np.ndarray:
-    """Uniforms in [0, 1) for events ``start`` .. ``stop - 1`` of ``stage``: shape (rows, n)."""
+def uniforms(seed: int, stage, start: int, stop: int, rows: int) -> np.ndarray:
+    """Uniforms in [0, 1) for events ``start`` .. ``stop - 1`` of ``stage``: shape (rows, n).
+
+    ``stage`` is an int or a tuple of ints (e.g. ``(Stage.DETSIM, layer)``) heading the spawn key.
+    """
     if stop <= start:
         return np.empty((rows, 0))
     first, last = start // BLOCK_SIZE, (stop - 1) // BLOCK_SIZE

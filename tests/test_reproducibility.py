@@ -32,7 +32,7 @@ def test_chunk_size_does_not_change_events():
 
 def _read(path):
     with uproot.open(path) as f:
-        return f["events"].arrays(library="np")
+        return f["events"].arrays()
 
 
 def test_root_output_identical_for_chunks_and_workers(tmp_path):
@@ -41,7 +41,9 @@ def test_root_output_identical_for_chunks_and_workers(tmp_path):
     run(card, 120_000, tmp_path / "b", seed=4, chunk_size=100_000, progress=False)
     run(card, 120_000, tmp_path / "c", seed=4, chunk_size=7_777, workers=2, progress=False)
     a, b, c = (_read(tmp_path / d / "events.root") for d in "abc")
-    assert set(a) == set(b) == set(c)
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name])
-        np.testing.assert_array_equal(a[name], c[name])
+    assert set(a.fields) == set(b.fields) == set(c.fields)
+    assert "hit_x" in a.fields  # the detector stage ran (hits are jagged branches)
+    assert ak.sum(ak.num(a.hit_x)) > 0
+    for name in a.fields:
+        assert ak.array_equal(a[name], b[name]), name
+        assert ak.array_equal(a[name], c[name]), name

@@ -1,0 +1,462 @@
+"""Monophoton selections (vectorised boolean masks), signal regions and a cut-flow helper.
+
+Units: energies in GeV, angles in radians, cross sections in pb (``sigma_fb`` in fb), luminosity
+in pb^-1. Sources: shared/physics.md sections 5, 6, 8 ("PM"); Liang et al. ("L", seed
+liang_monophoton).
+
+Weights convention: arrays of per-trial weights in pb as produced by the generator, so that
+sigma(cut) = sum(w * mask) / n_trials. ``n_trials`` defaults to ``len(weights)``; pass it
+explicitly if the arrays were pre-filtered.
+
+Frames:
+
+* BESIII/STCF pre-selection (PM section 8, L ref. [50]) is a detector cut; the machines are
+  symmetric (lab = CM up to the 11 mrad crossing angle, neglected), so it is applied to the CM
+  (= lab) photon, as in the PM section 5 check (1.38 fb at 4 GeV).
+* bBG cut: CM photon energy and CM polar angle (L eqs. 1, 2). For an asymmetric machine the
+  lab edges of the acceptance are converted to the CM with L footnote 1 (``bbg_asymmetric``).
+* Belle II low/high-mass regions: (E_gamma^CM, theta_gamma^lab) as in L Fig. 2.
+* BaBar windows: CM (L BaBar section).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib.path import Path
+from scipy.optimize import brentq
+
+from .bbg import lab_to_cm_theta, passes_bbg_cut
+
+__all__ = [
+    "besiii_preselection",
+    "bbg_symmetric",
+    "bbg_asymmetric",
+    "bbg_minimum_energy",
+    "Polygon",
+    "belle2_low_mass_polygon",
+    "belle2_high_mass_polygon",
+    "in_polygon_region",
+    "weighted_yield",
+    "CalibrationResult",
+    "calibrate_polygon",
+    "babar_high_e",
+    "babar_low_e",
+    "OptimisedWindow",
+    "optimise_energy_window",
+    "CutFlowRow",
+    "cut_flow",
+    "format_cut_flow",
+]
+
+
+def _arr(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+# --------------------------------------------------------------------------------------------
+# BESIII / STCF
+# --------------------------------------------------------------------------------------------
+def besiii_preselection(e_gamma, cos_theta, *, e_barrel=0.025, cos_barrel=0.8, e_endcap=0.05, endcap=(0.86, 0.92)):
+    """BESIII photon pre-selection (PM section 8; L BESIII section, ref. [50]).
+
+    E > 25 MeV with |cos theta| < 0.8, or E > 50 MeV with 0.86 < |cos theta| < 0.92. Apply it
+    to the CM (= lab) photon of a symmetric machine; e_gamma [GeV].
+    """
+    e = _arr(e_gamma)
+    ac = np.abs(_arr(cos_theta))
+    barrel = (e > e_barrel) & (ac < cos_barrel)
+    endc = (e > e_endcap) & (ac > endcap[0]) & (ac < endcap[1])
+    return barrel | endc
+
+
+# --------------------------------------------------------------------------------------------
+# bBG cut (analysis/bbg.py)
+# --------------------------------------------------------------------------------------------
+def bbg_symmetric(e_gamma_cm, theta_gamma_cm, sqrt_s, cos_theta_b=0.95):
+    """bBG cut for a symmetric detector (L eq. 1): E_cm > sqrt(s)/(1 + sin theta/sin theta_b).
+
+    cos_theta_b: acceptance edge (BESIII/STCF 0.95, L). Returns a numpy bool mask.
+    """
+    return np.asarray(passes_bbg_cut(_arr(e_gamma_cm), _arr(theta_gamma_cm), sqrt_s, float(np.arccos(cos_theta_b))))
+
+
+def bbg_asymmetric(e_gamma_cm, theta_gamma_cm, sqrt_s, theta1_lab, theta2_lab, beta_z):
+    """bBG cut for an asymmetric detector (L eq. 2) with *lab* acceptance edges.
+
+    The edges theta1_lab, theta2_lab [rad] (Belle II: 12.4 and 155.1 deg) are converted to the
+    CM with L footnote 1 (boost beta_z along +z, scalar or per event), then the CM photon
+    (e_gamma_cm [GeV], theta_gamma_cm [rad]) is tested against E_m of L eq. 2 (capped at
+    sqrt(s)/2).
+    """
+    t1 = lab_to_cm_theta(_arr(theta1_lab), _arr(beta_z))
+    t2 = lab_to_cm_theta(_arr(theta2_lab), _arr(beta_z))
+    return np.asarray(passes_bbg_cut(_arr(e_gamma_cm), _arr(theta_gamma_cm), sqrt_s, theta1_cm=t1, theta2_cm=t2))
+
+
+def bbg_minimum_energy(sqrt_s, theta1_cm, theta2_cm):
+    """Minimum over theta_gamma of the bBG curve E_m (L eq. 2; eq. 1 for theta2 = pi - theta1) [GeV].
+
+    With d = sin(theta2 - theta1), E_m = sqrt(s) d / (d + (sin th1 - sin th2) cos th_g
+    + (cos th1 - cos th2) sin th_g) (analysis/bbg.py), so the minimum is
+    sqrt(s) d / (d + hypot(sin th1 - sin th2, cos th1 - cos th2)). This is L's lower limit of
+    E_min in the "optimized cut" (``e_floor`` of :func:`optimise_energy_window`).
+    Symmetric edges give sqrt(s)/(1 + 1/sin theta_b).
+    """
+    t1, t2 = _arr(theta1_cm), _arr(theta2_cm)
+    d = np.abs(np.sin(t2 - t1))
+    r = np.hypot(np.sin(t1) - np.sin(t2), np.cos(t1) - np.cos(t2))
+    return sqrt_s * d / (d + r)
+
+
+# --------------------------------------------------------------------------------------------
+# Polygon regions (Belle II low-mass / high-mass, L Fig. 2)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Polygon:
+    """Closed polygon in the (E_gamma^CM [GeV], theta_gamma^lab [rad]) plane.
+
+    ``vertices``: (m, 2) array of (E, theta), implicitly closed. ``movable``: boolean (m,) mask
+    of the vertices forming the *energy boundary* moved by :meth:`shift_energy` /
+    :meth:`scale_energy` (and hence by :func:`calibrate_polygon`); default all False.
+    """
+
+    vertices: np.ndarray
+    movable: np.ndarray = field(default=None)
+    name: str = ""
+
+    def __post_init__(self):
+        v = np.array(self.vertices, dtype=float)
+        if v.ndim != 2 or v.shape[1] != 2 or v.shape[0] < 3:
+            raise ValueError("vertices must have shape (m >= 3, 2)")
+        mv = np.zeros(v.shape[0], dtype=bool) if self.movable is None else np.array(self.movable, dtype=bool)
+        if mv.shape != (v.shape[0],):
+            raise ValueError("movable must have one flag per vertex")
+        v.setflags(write=False)
+        mv.setflags(write=False)
+        object.__setattr__(self, "vertices", v)
+        object.__setattr__(self, "movable", mv)
+
+    @classmethod
+    def from_degrees(cls, points_e_theta_deg, movable=None, name: str = "") -> Polygon:
+        """Build from (E [GeV], theta [deg]) pairs."""
+        p = np.array(points_e_theta_deg, dtype=float)
+        return cls(np.column_stack([p[:, 0], np.radians(p[:, 1])]), movable, name)
+
+    @property
+    def vertices_deg(self) -> np.ndarray:
+        """Vertices as (E [GeV], theta [deg])."""
+        return np.column_stack([self.vertices[:, 0], np.degrees(self.vertices[:, 1])])
+
+    def contains(self, e_cm, theta_lab) -> np.ndarray:
+        """Vectorised point-in-polygon test (matplotlib Path, boundary points ambiguous)."""
+        e = _arr(e_cm)
+        t = _arr(theta_lab)
+        e, t = np.broadcast_arrays(e, t)
+        pts = np.column_stack([e.ravel(), t.ravel()])
+        inside = Path(self.vertices, closed=False).contains_points(pts) if pts.size else np.zeros(0, bool)
+        return inside.reshape(e.shape)
+
+    def _with_energies(self, e_new) -> Polygon:
+        v = self.vertices.copy()
+        v[:, 0] = e_new
+        return Polygon(v, self.movable, self.name)
+
+    def shift_energy(self, delta_gev: float) -> Polygon:
+        """Copy with E -> E + delta on the movable vertices."""
+        return self._with_energies(np.where(self.movable, self.vertices[:, 0] + delta_gev, self.vertices[:, 0]))
+
+    def scale_energy(self, k: float) -> Polygon:
+        """Copy with E -> k E on the movable vertices."""
+        return self._with_energies(np.where(self.movable, self.vertices[:, 0] * k, self.vertices[:, 0]))
+
+
+# Default Belle II regions. APPROXIMATIONS of L Fig. 2 (curves of the Belle II physics book,
+# L ref. [42], not public as numbers), to be calibrated with calibrate_polygon against L's
+# irreducible nu nubar gamma yields. Coordinates (E_gamma^CM [GeV], theta_gamma^lab [deg]).
+# With 1e6 nu nubar gamma events at 10.58 GeV (beta_z = 3/11), true lab angle inside the ECL
+# regions, efficiency 0.95, 50 ab^-1, the defaults give 1659 (low) / 14503 (high) events; the
+# calibration shifts of the lower boundaries are -0.176 GeV (-> 2280) and -0.042 GeV (-> 15230).
+# Low-mass: everything ABOVE a lower energy boundary ("above the blue solid line"), highest
+# near the acceptance edges, over the lab range 22-128 deg; the upper edge 5.6 GeV lies above
+# sqrt(s)/2 = 5.29 GeV (no upper cut). Movable: the lower boundary.
+_LOW_MASS_LOWER = [
+    (5.0, 22.0),
+    (4.6, 30.0),
+    (4.1, 45.0),
+    (3.8, 60.0),
+    (3.7, 75.0),
+    (3.75, 90.0),
+    (3.9, 105.0),
+    (4.3, 120.0),
+    (4.7, 128.0),
+]
+# High-mass: closed region at lower E ("enclosed by the red dashed line"), 40-120 deg lab,
+# roughly 2-4 GeV (E_gamma = (s - m^2)/(2 sqrt s) for m = 6-8 GeV is 3.6-2.3 GeV). Movable: the
+# lower boundary; the upper boundary is fixed.
+_HIGH_MASS_LOWER = [(2.4, 40.0), (2.1, 55.0), (1.95, 75.0), (1.95, 95.0), (2.1, 110.0), (2.4, 120.0)]
+_HIGH_MASS_UPPER = [(3.6, 120.0), (3.9, 105.0), (4.05, 80.0), (4.0, 55.0), (3.8, 40.0)]
+
+
+def belle2_low_mass_polygon() -> Polygon:
+    """Default Belle II "low-mass" region (approximation of L Fig. 2; calibrate before use)."""
+    top = [(5.6, 128.0), (5.6, 22.0)]
+    pts = _LOW_MASS_LOWER + top
+    movable = [True] * len(_LOW_MASS_LOWER) + [False] * len(top)
+    return Polygon.from_degrees(pts, movable, "belle2_low_mass")
+
+
+def belle2_high_mass_polygon() -> Polygon:
+    """Default Belle II "high-mass" region (approximation of L Fig. 2; calibrate before use)."""
+    pts = _HIGH_MASS_LOWER + _HIGH_MASS_UPPER
+    movable = [True] * len(_HIGH_MASS_LOWER) + [False] * len(_HIGH_MASS_UPPER)
+    return Polygon.from_degrees(pts, movable, "belle2_high_mass")
+
+
+def in_polygon_region(polygon: Polygon, e_gamma_cm, theta_gamma_lab) -> np.ndarray:
+    """Mask of photons inside ``polygon`` (E^CM [GeV], theta^lab [rad])."""
+    return polygon.contains(e_gamma_cm, theta_gamma_lab)
+
+
+def weighted_yield(weights, mask=None, luminosity_pb=1.0, efficiency=1.0, n_trials=None) -> float:
+    """Expected events L * eff * sum(w * mask)/n_trials (weights in pb per trial)."""
+    w = _arr(weights)
+    n = w.size if n_trials is None else int(n_trials)
+    if n <= 0:
+        return 0.0
+    s = w.sum() if mask is None else w[np.asarray(mask, dtype=bool)].sum()
+    return float(luminosity_pb * efficiency * s / n)
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Outcome of :func:`calibrate_polygon`: calibrated polygon, parameter, yields."""
+
+    polygon: Polygon
+    parameter: float
+    mode: str
+    achieved_yield: float
+    target_yield: float
+    initial_yield: float
+
+
+def calibrate_polygon(
+    polygon: Polygon,
+    e_gamma_cm,
+    theta_gamma_lab,
+    weights,
+    luminosity_pb: float,
+    target_yield: float,
+    *,
+    efficiency: float = 1.0,
+    mask=None,
+    n_trials: int | None = None,
+    mode: str = "shift",
+    bracket: tuple[float, float] | None = None,
+    xtol: float = 1e-6,
+) -> CalibrationResult:
+    """Move the polygon's energy boundary so that the background yield equals ``target_yield``.
+
+    The yield is L * efficiency * sum(w [inside & mask]) / n_trials (e.g. nu nubar gamma with
+    weights in pb, L = 5e7 pb^-1 = 50 ab^-1, efficiency 0.95 for L's 2280 / 15230). One
+    parameter moves the ``movable`` vertices: ``mode="shift"`` (E + delta [GeV], default bracket
+    (-1.5, 1.5)) or ``"scale"`` (k E, default bracket (0.6, 1.5)); the root is found with
+    scipy.optimize.brentq. The MC yield is a step function of the parameter, so the achieved
+    yield matches the target to within about one event weight. ``mask``: extra event mask
+    (acceptance, detection, ...). Raises ValueError if the target is not bracketed. Keep the
+    bracket small enough that the moved boundary does not cross a fixed one (the default
+    high-mass polygon self-intersects for shifts above about +1.2 GeV).
+    """
+    if not polygon.movable.any():
+        raise ValueError("polygon has no movable vertices")
+    e = _arr(e_gamma_cm)
+    t = _arr(theta_gamma_lab)
+    w = _arr(weights)
+    n = w.size if n_trials is None else int(n_trials)
+    keep = np.ones(w.size, bool) if mask is None else np.asarray(mask, dtype=bool)
+    keep &= w != 0
+    e, t, w = e[keep], t[keep], w[keep]
+    if mode == "shift":
+        move = polygon.shift_energy
+        lo, hi = bracket if bracket is not None else (-1.5, 1.5)
+        neutral = 0.0
+    elif mode == "scale":
+        move = polygon.scale_energy
+        lo, hi = bracket if bracket is not None else (0.6, 1.5)
+        neutral = 1.0
+    else:
+        raise ValueError("mode must be 'shift' or 'scale'")
+
+    def yld(par):
+        return weighted_yield(w, move(par).contains(e, t), luminosity_pb, efficiency, n)
+
+    f_lo, f_hi = yld(lo) - target_yield, yld(hi) - target_yield
+    if f_lo * f_hi > 0:
+        raise ValueError(
+            f"target {target_yield} not bracketed: yields {f_lo + target_yield:.4g} .. {f_hi + target_yield:.4g}"
+        )
+    par = brentq(lambda p: yld(p) - target_yield, lo, hi, xtol=xtol)
+    return CalibrationResult(move(par), float(par), mode, yld(par), float(target_yield), yld(neutral))
+
+
+# --------------------------------------------------------------------------------------------
+# BaBar windows (L BaBar section, CM frame)
+# --------------------------------------------------------------------------------------------
+def babar_high_e(e_gamma_cm, cos_theta_cm, phi_cm=None):
+    """BaBar "High-E": 3.2 < E* < 5.5 GeV, -0.31 < cos theta* < 0.6 (L, ref. [51]).
+
+    With ``phi_cm`` [rad] also the IFR fiducial cut cos(6 phi) < 0.96 (L); with it the geometric
+    efficiency for a 1 + cos^2 law is L's ~34 %.
+    """
+    e, c = _arr(e_gamma_cm), _arr(cos_theta_cm)
+    m = (e > 3.2) & (e < 5.5) & (c > -0.31) & (c < 0.6)
+    if phi_cm is not None:
+        m &= np.cos(6.0 * _arr(phi_cm)) < 0.96
+    return m
+
+
+def babar_low_e(e_gamma_cm, cos_theta_cm):
+    """BaBar "Low-E": 2.2 < E* < 3.7 GeV, |cos theta*| < 0.46 (L, ref. [51])."""
+    e, c = _arr(e_gamma_cm), _arr(cos_theta_cm)
+    return (e > 2.2) & (e < 3.7) & (np.abs(c) < 0.46)
+
+
+# --------------------------------------------------------------------------------------------
+# L "optimized cut": E_min < E < E_max scan
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OptimisedWindow:
+    """Best window E_min < E <= E_max [GeV] and the scan table (dict of equal-length arrays:
+    e_min, delta_e, s, b, fom)."""
+
+    e_min: float
+    e_max: float
+    s: float
+    b: float
+    fom: float
+    figure: str
+    table: dict
+
+
+def _cum_above(e, w, edges):
+    """sum of w over e > edge, for each edge (sorted cumulative sums)."""
+    order = np.argsort(e)
+    es, ws = e[order], w[order]
+    tail = np.concatenate([np.cumsum(ws[::-1])[::-1], [0.0]])
+    return tail[np.searchsorted(es, edges, side="right")]
+
+
+def optimise_energy_window(
+    e_signal,
+    w_signal,
+    e_background,
+    w_background,
+    *,
+    e_max: float,
+    sigma_e: float,
+    e_floor: float = 0.0,
+    luminosity_pb: float = 1.0,
+    efficiency: float = 1.0,
+    n_trials_signal: int | None = None,
+    n_trials_background: int | None = None,
+    step: float | None = None,
+    figure: str = "s_over_sqrt_sb",
+) -> OptimisedWindow:
+    """Scan E_min for the window E_min < E <= E_max maximising the figure of merit (L "Optimized cut").
+
+    Inputs are the CM photon energies [GeV] and per-trial weights [pb] of signal and background
+    events that already pass the other cuts (e.g. the bBG cut). E_max = (s - 4 m^2)/(2 sqrt s)
+    (L). e_floor: the lowest allowed E_min (L: the minimum of the bBG-cut curve). L's condition:
+    Delta E = E_max - E_min >= sigma_E when E_max > e_floor + sigma_E; otherwise E_min may go up
+    to E_max. The scan grid is e_floor, e_floor + step, ... (default step sigma_E/10).
+    S = L eff sum(w_s [window])/n_s, likewise B; figure "s_over_sqrt_sb" = S/sqrt(S + B) or
+    "s2_over_sb" = S^2/(S + B) (same maximiser; the latter is L's chi^2).
+    """
+    if figure not in ("s_over_sqrt_sb", "s2_over_sb"):
+        raise ValueError("figure must be 's_over_sqrt_sb' or 's2_over_sb'")
+    if not sigma_e > 0:
+        raise ValueError("sigma_e must be > 0")
+    es, ws = _arr(e_signal), _arr(w_signal)
+    eb, wb = _arr(e_background), _arr(w_background)
+    ns = es.size if n_trials_signal is None else int(n_trials_signal)
+    nb = eb.size if n_trials_background is None else int(n_trials_background)
+    step = sigma_e / 10.0 if step is None else float(step)
+    e_hi = e_max - sigma_e if e_max > e_floor + sigma_e else e_max - 0.5 * step
+    if e_hi < e_floor:
+        raise ValueError("empty scan range: e_max <= e_floor")
+    grid = e_floor + step * np.arange(int(np.floor((e_hi - e_floor) / step + 1e-9)) + 1)
+    norm_s = luminosity_pb * efficiency / max(ns, 1)
+    norm_b = luminosity_pb * efficiency / max(nb, 1)
+    s = norm_s * (_cum_above(es, ws, grid) - _cum_above(es, ws, np.array([e_max]))[0])
+    b = norm_b * (_cum_above(eb, wb, grid) - _cum_above(eb, wb, np.array([e_max]))[0])
+    tot = s + b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fom = np.where(tot > 0, s * s / tot, 0.0)
+        if figure == "s_over_sqrt_sb":
+            fom = np.sqrt(fom)
+    i = int(np.argmax(fom))
+    table = {"e_min": grid, "delta_e": e_max - grid, "s": s, "b": b, "fom": fom}
+    return OptimisedWindow(float(grid[i]), float(e_max), float(s[i]), float(b[i]), float(fom[i]), figure, table)
+
+
+# --------------------------------------------------------------------------------------------
+# Cut flow
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CutFlowRow:
+    """One cumulative cut-flow row: sigma [fb], expected events, MC count (non-zero-weight
+    entries passing), efficiency relative to the previous row and to the total."""
+
+    cut: str
+    sigma_fb: float
+    events: float
+    mc_count: int
+    rel_eff: float
+    cum_eff: float
+
+
+def cut_flow(
+    masks: Mapping[str, np.ndarray] | Sequence[tuple[str, np.ndarray]],
+    weights,
+    luminosity_pb: float,
+    *,
+    n_trials: int | None = None,
+    total_name: str = "total",
+) -> list[CutFlowRow]:
+    """Cumulative cut flow: first row = no cut, then each mask ANDed in the given order.
+
+    sigma = sum(w * pass)/n_trials [pb] reported in fb; events = sigma [pb] * luminosity_pb.
+    """
+    w = _arr(weights)
+    n = w.size if n_trials is None else int(n_trials)
+    items = list(masks.items()) if isinstance(masks, Mapping) else list(masks)
+    current = np.ones(w.size, dtype=bool)
+    nz = w != 0
+    rows = []
+    sig_tot = w.sum() / n if n > 0 else 0.0
+    prev = sig_tot
+    rows.append(CutFlowRow(total_name, 1e3 * sig_tot, sig_tot * luminosity_pb, int(nz.sum()), 1.0, 1.0))
+    for name, m in items:
+        m = np.asarray(m, dtype=bool)
+        if m.shape != w.shape:
+            raise ValueError(f"mask {name!r} has shape {m.shape}, weights {w.shape}")
+        current = current & m
+        sig = w[current].sum() / n if n > 0 else 0.0
+        rel = sig / prev if prev != 0 else 0.0
+        cum = sig / sig_tot if sig_tot != 0 else 0.0
+        rows.append(CutFlowRow(str(name), 1e3 * sig, sig * luminosity_pb, int((current & nz).sum()), rel, cum))
+        prev = sig
+    return rows
+
+
+def format_cut_flow(rows: Sequence[CutFlowRow]) -> str:
+    """Plain-text table of :func:`cut_flow` rows."""
+    head = f"{'cut':<28}{'sigma [fb]':>14}{'events':>14}{'MC':>10}{'rel':>8}{'cum':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r.cut:<28}{r.sigma_fb:>14.5g}{r.events:>14.5g}{r.mc_count:>10d}{r.rel_eff:>8.3f}{r.cum_eff:>8.3f}"
+        )
+    return "\n".join(lines)
