@@ -197,7 +197,8 @@ def _geometry_step(m: _Mcp, r_b: float, field_t: float):
     a_a = _half_turn(rad, m.radius)
     a_b = _half_turn(rad, r_b)
     straight = ~np.isfinite(rad)
-    path_xy = np.where(straight, r_b - m.radius, 2.0 * rad * (a_b - a_a))
+    with np.errstate(invalid="ignore"):
+        path_xy = np.where(straight, r_b - m.radius, 2.0 * rad * (a_b - a_a))
     phi_b = np.where(straight, m.phi, m.phi - m.sign * (a_b - a_a))
     curls = ~straight & np.isnan(a_b)
     return path_xy, phi_b, m.z + path_xy * m.cot_theta, curls, rad
@@ -372,10 +373,9 @@ def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = Non
             phi_at_layer[k, idx] = phi_true
             sel = idx[fired]
             r_hit, phi_true = r_hit[fired], phi_true[fired]
-            z_true = (
-                z_start[sel]
-                + np.where(straight[fired], r_hit - r_start[sel], 2 * rad[fired] * a[fired]) * m.cot_theta[sel]
-            )
+            with np.errstate(invalid="ignore"):
+                arc = np.where(straight[fired], r_hit - r_start[sel], 2 * rad[fired] * a[fired])
+            z_true = z_start[sel] + arc * m.cot_theta[sel]
             smear_rphi = ndtri(np.clip(u_rphi[fired], _U_EDGE, 1 - _U_EDGE))
             smear_z = ndtri(np.clip(u_z[fired], _U_EDGE, 1 - _U_EDGE))
             phi_meas = phi_true + tracker.resolution_rphi_cm / r_hit * smear_rphi
