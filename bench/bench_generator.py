@@ -36,8 +36,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--card", default="cards/sct_3gev.yaml")
     parser.add_argument("-n", nargs="+", default=["1e6", "1e7"])
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=None,
+        help="card overrides (default: detector={} -- the generator alone)",
+    )
     args = parser.parse_args()
+    if args.overrides is None:
+        args.overrides = ["detector={}"]
     print(f"card {args.card}  overrides {args.overrides or '-'}  (one core, serial executor)")
     rows = []
     for n in args.n:

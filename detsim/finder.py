@@ -85,7 +85,7 @@ def _roads(half_bin_counts, rows, n_h):
 def curvature_grid(half_bin_rad: float, outer_radius_cm: float, min_radius_cm: float) -> np.ndarray:
     """Signed curvatures [1/cm] from -1/R_min to 1/R_min, step h / r_outer (0 included)."""
     step = half_bin_rad / outer_radius_cm
-    n = int(np.ceil((1.0 / min_radius_cm) / step))
+    n = int(np.floor((1.0 / min_radius_cm) / step))
     return step * np.arange(-n, n + 1)
 
 

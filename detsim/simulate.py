@@ -20,11 +20,11 @@ import numpy as np
 from .finder import fake_rate_analytic, find_pairs
 from .geometry import Tracker
 from .paper import paper_event_pass
-from .tracker import STAGE_DETSIM, _noise_hits, build_tables, numpy_source, simulate_tracker
+from .tracker import STAGE_DETSIM, build_tables, noise_hits, numpy_source, simulate_tracker
 
 __all__ = ["simulate", "random_trigger", "MCP_FIELDS", "build_tables"]
 
-STAGE_RANDOM_TRIGGER = (STAGE_DETSIM, 9)
+STAGE_RANDOM_TRIGGER = (STAGE_DETSIM, 9)  #: noise stream of the random trigger
 
 MCP_FIELDS = {
     "status": "status",
@@ -80,47 +80,24 @@ def simulate(events, tracker: Tracker, source=None, tables: dict | None = None) 
     return ak.zip(fields, depth_limit=1)
 
 
-def _rt_source(source, start, n):
-    """Random-trigger streams: the noise streams' keys with their own stage id."""
-
-    def inner(stage, rows, _n):
-        return source((*STAGE_RANDOM_TRIGGER, *stage[2:]), rows, start, start + n)
-
-    return inner
-
-
 def random_trigger(tracker: Tracker, n_events: int, source, chunk: int = 200_000) -> dict:
     """Noise-only events through the finder: fake rates per 1e6 events, with the analytic
     straight-road estimate (:func:`detsim.finder.fake_rate_analytic`) beside the MC.
 
     ``source(stage, rows, start, stop)`` returns uniforms for events start..stop-1 of a stream."""
     mu = tracker.cells_per_layer * tracker.noise_occupancy
-    from scipy.stats import poisson
-
-    slots = [int(poisson.ppf(1 - 1e-9, m)) if m > 0 else 0 for m in mu]
     n_line = n_circle = 0
     for start in range(0, n_events, chunk):
         n = min(chunk, n_events - start)
-        blocks = [
-            _noise_hits(_rt_source(source, start, n), k, n, mu[k], slots[k], tracker.radii[k], tracker.half_length_cm)
-            for k in range(tracker.n_layers)
-            if slots[k]
-        ]
-        if not blocks:
-            continue
-        ev = np.concatenate([b["hit_event"] for b in blocks])
-        order = np.argsort(ev, kind="stable")
-        r = np.concatenate([b["hit_r"] for b in blocks])[order]
-        phi = np.concatenate([b["hit_phi"] for b in blocks])[order]
+
+        def chunk_source(stage, rows, _n, start=start, n=n):
+            return source(stage, rows, start, start + n)
+
+        hits = noise_hits(tracker, chunk_source, n, STAGE_RANDOM_TRIGGER)
+        order = np.argsort(hits["hit_event"], kind="stable")
         pairs = find_pairs(
-            ev[order],
-            r,
-            phi,
-            n,
-            tracker.road_half_bin_rad,
-            tracker.finder_min_hits,
-            tracker.outer_radius_cm,
-            tracker.circle_min_radius_cm,
+            hits["hit_event"][order], hits["hit_r"][order], hits["hit_phi"][order], n, tracker.road_half_bin_rad,
+            tracker.finder_min_hits, tracker.outer_radius_cm, tracker.circle_min_radius_cm,
         )
         n_line += int(pairs["found_line"].sum())
         n_circle += int(pairs["found_circle"].sum())

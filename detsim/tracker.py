@@ -151,13 +151,20 @@ class BetaTable:
         self.values = {name: np.asarray(fn(grid), dtype=float) for name, fn in functions.items()}
         self.size = size
 
-    def __call__(self, name: str, beta):
+    def locate(self, beta):
+        """(bin, fraction) of ``beta`` on the grid: compute once, read several functions."""
         x = (np.log(np.maximum(beta, 1e-300)) - self.lo) / self.step
         x = np.clip(x, 0.0, self.size - 1.000001)
         i = x.astype(np.int64)
-        f = x - i
+        return i, x - i
+
+    def read(self, name: str, where):
+        i, f = where
         v = self.values[name]
         return v[i] * (1.0 - f) + v[i + 1] * f
+
+    def __call__(self, name: str, beta):
+        return self.read(name, self.locate(beta))
 
 
 @dataclass
@@ -334,8 +341,6 @@ def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = Non
     gas_beta = tables["gas_beta"]
     phi_at_layer = np.full((tracker.n_layers, 2 * n), np.nan, dtype=np.float32)
     hits: list[dict] = []
-    noise_mu = tracker.cells_per_layer * tracker.noise_occupancy
-    noise_slots = [int(poisson.ppf(1 - _NOISE_TRUNCATION, mu)) if mu > 0 else 0 for mu in noise_mu]
 
     for k in range(tracker.n_layers):
         u = source((STAGE_DETSIM, 1, k), 4, n)
@@ -351,17 +356,18 @@ def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = Non
             active = reached & ~out_z & (travelled > 0)
             idx = np.flatnonzero(active)
             bm, trav = b_mid[idx], travelled[idx]
-            invalid[idx] |= gas_beta("invalid", bm) > 0.5
+            where = gas_beta.locate(bm)
+            invalid[idx] |= gas_beta.read("invalid", where) > 0.5
             beta_min[idx] = np.minimum(beta_min[idx], bm)
             path_gas[idx] += trav
-            mean_e = gas_beta("mean_e", bm)
-            mu_c = gas_beta("dedx", bm) * trav / tracker.gas.w_value_gev / mean_e
+            mean_e = gas_beta.read("mean_e", where)
+            mu_c = gas_beta.read("dedx", where) * trav / tracker.gas.w_value_gev / mean_e
             p_ion = prob_at_least(tracker.threshold_electrons, mu_c, mean_e)
             ui = u_ion[idx]
             ion = ui < p_ion
             # the conditional uniform of the ionization draw is a fresh uniform (r-phi smear)
             u_rphi = np.where(ion, ui / np.maximum(p_ion, 1e-300), (ui - p_ion) / np.maximum(1 - p_ion, 1e-300))
-            nd, u_z = poisson_from_uniform(u_delta[idx], gas_beta("delta_rate", bm) * trav, conditional=True)
+            nd, u_z = poisson_from_uniform(u_delta[idx], gas_beta.read("delta_rate", where) * trav, conditional=True)
             n_delta[idx] += nd
             fired = ion | (nd > 0)
             # true crossing of the sense wire (or the stopping point) for every MCP in the shell
@@ -383,11 +389,10 @@ def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = Non
             n_hits[sel] += 1
             mech = ion[fired].astype(np.int8) + 2 * (nd[fired] > 0).astype(np.int8)
             hits.append(_hit_block(m.event[sel], k, r_hit, phi_meas, z_meas, m.which[sel], mech))
-        if noise_slots[k]:
-            hits.append(_noise_hits(source, k, n, noise_mu[k], noise_slots[k], radii[k], tracker.half_length_cm))
 
     _kill(m, m.alive, "escaped")
-    hit = _concat_hits(hits)
+    hits.append(noise_hits(tracker, source, n))
+    hit = _concat_hits(hits, n)
     return {
         **hit,
         "status": m.status,
@@ -437,36 +442,68 @@ def build_tables(tracker: Tracker, eps: float, mass: float) -> dict:
 def _hit_block(event, layer, r, phi, z, source, mech):
     count = len(event)
     return {
-        "hit_event": event.astype(np.int64),
-        "hit_layer": np.full(count, layer, dtype=np.int16),
-        "hit_r": np.broadcast_to(np.asarray(r, dtype=float), (count,)).copy(),
-        "hit_phi": np.mod(phi, 2 * np.pi),
-        "hit_z": z,
-        "hit_source": np.asarray(source, dtype=np.int8),
-        "hit_mech": np.asarray(mech, dtype=np.int8),
+        "hit_event": np.asarray(event, dtype=np.int64),
+        "hit_layer": np.broadcast_to(np.asarray(layer, dtype=np.int16), (count,)),
+        "hit_r": np.broadcast_to(np.asarray(r, dtype=np.float32), (count,)),
+        "hit_phi": np.mod(phi, 2 * np.pi).astype(np.float32),
+        "hit_z": np.asarray(z, dtype=np.float32),
+        "hit_source": np.broadcast_to(np.asarray(source, dtype=np.int8), (count,)),
+        "hit_mech": np.broadcast_to(np.asarray(mech, dtype=np.int8), (count,)),
     }
 
 
-def _noise_hits(source, layer, n, mu, slots, radius, half_length):
-    u = source((STAGE_DETSIM, 2, layer), 1 + 2 * slots, n)
+def noise_hits(tracker: Tracker, source, n: int, stage=(STAGE_DETSIM, 2)) -> dict:
+    """Noise hits of n events: N ~ Poisson(occupancy x cells) per event (truncated where the
+    tail is below 1e-9), each in a layer drawn in proportion to its cells, uniform in phi and z.
+    Uses 1 + 3 x slots uniforms per event from stream ``stage``."""
+    cells = tracker.cells_per_layer
+    mu = float(cells.sum() * tracker.noise_occupancy)
+    if mu <= 0:
+        return _hit_block(np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0), np.empty(0), np.empty(0), 0, 0)
+    slots = int(poisson.ppf(1 - _NOISE_TRUNCATION, mu))
+    u = source(stage, 1 + 3 * slots, n)
     counts = poisson_from_uniform(u[0], mu, max_k=slots)
-    slot = np.arange(slots)[:, None] < counts[None, :]
-    ev = np.broadcast_to(np.arange(n), (slots, n))[slot]
-    phi = 2 * np.pi * u[1 : 1 + slots][slot]
-    z = half_length * (2 * u[1 + slots :][slot] - 1)
-    zeros = np.zeros(len(ev), dtype=np.int8)
-    return _hit_block(ev, layer, radius, phi, z, zeros, zeros)
+    used = np.arange(slots)[:, None] < counts[None, :]
+    event = np.broadcast_to(np.arange(n), (slots, n))[used]
+    cumulative = np.cumsum(cells) / cells.sum()
+    layer = np.minimum(np.searchsorted(cumulative, u[1 : 1 + slots][used], side="right"), len(cells) - 1)
+    phi = 2 * np.pi * u[1 + slots : 1 + 2 * slots][used]
+    z = tracker.half_length_cm * (2 * u[1 + 2 * slots :][used] - 1)
+    return _hit_block(event, layer.astype(np.int16), tracker.radii[layer], phi, z, 0, 0)
 
 
-def _concat_hits(blocks):
-    names = ["hit_event", "hit_layer", "hit_r", "hit_phi", "hit_z", "hit_source", "hit_mech"]
-    if not blocks:
-        dtypes = [np.int64, np.int16, float, float, float, np.int8, np.int8]
-        out = {k: np.empty(0, dtype=d) for k, d in zip(names, dtypes, strict=True)}
-    else:
-        out = {k: np.concatenate([b[k] for b in blocks]) for k in names}
-    order = np.argsort(out["hit_event"], kind="stable")
-    out = {k: v[order] for k, v in out.items()}
+_HIT_NAMES = ("hit_event", "hit_layer", "hit_r", "hit_phi", "hit_z", "hit_source", "hit_mech")
+_HIT_DTYPES = (np.int64, np.int16, np.float32, np.float32, np.float32, np.int8, np.int8)
+
+
+def _unique_runs(block):
+    """Split a hit block into pieces whose event indices are unique (chi part, chibar part, ...)."""
+    ev = block["hit_event"]
+    if len(ev) < 2:
+        return [block]
+    cuts = np.flatnonzero(ev[1:] <= ev[:-1]) + 1
+    if cuts.size == 0:
+        return [block]
+    edges = [0, *cuts.tolist(), len(ev)]
+    return [{k: v[a:b] for k, v in block.items()} for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _concat_hits(blocks, n_events):
+    """Hits grouped by event (in block order within an event) without a global sort."""
+    pieces = [piece for block in blocks for piece in _unique_runs(block)]
+    counts = np.zeros(n_events, dtype=np.int64)
+    for piece in pieces:
+        counts[piece["hit_event"]] += 1
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    total = int(counts.sum())
+    out = {k: np.empty(total, dtype=d) for k, d in zip(_HIT_NAMES, _HIT_DTYPES, strict=True)}
+    filled = offsets.copy()
+    for piece in pieces:
+        ev = piece["hit_event"]
+        dest = filled[ev]
+        for k in _HIT_NAMES:
+            out[k][dest] = piece[k]
+        filled[ev] += 1
     out["hit_x"] = out["hit_r"] * np.cos(out["hit_phi"])
     out["hit_y"] = out["hit_r"] * np.sin(out["hit_phi"])
     return out

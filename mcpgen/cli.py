@@ -91,6 +91,18 @@ def main(ctx, card_path, n_text, seed_text, out_dir, overrides, workers_text, ch
         summary = run(card, n_events, out, seed=seed, workers=workers, chunk_size=chunk, progress=progress)
     except OSError as exc:
         raise InputError(f"cannot write output to {out!r}: {exc.strerror or exc}.") from None
+    if "signal_events_expected" in summary:
+        found = summary["signal_events_expected"]
+        click.echo(
+            "detected pairs expected: "
+            + ", ".join(f"{k} {v['events']:.4g} +- {v['err']:.2g}" for k, v in found.items())
+        )
+        if "random_trigger" in summary:
+            rt = summary["random_trigger"]
+            click.echo(
+                f"random trigger: {rt['fake_line']} fakes in {rt['n_events']} noise-only events "
+                f"(analytic {rt['fake_rate_line_analytic_per_1e6']:.3g} per 1e6)"
+            )
     click.echo(
         f"{summary['process']}: sigma = {summary['cross_section_pb']:.6g} +- "
         f"{summary['cross_section_err_pb']:.2g} pb; expected pairs at "

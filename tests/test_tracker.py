@@ -116,7 +116,7 @@ def test_finder_ideal_lines_efficiency_one():
     n = 20_000
     phi0 = rng.uniform(0, 2 * np.pi, n)
     ev, r, phi = [], [], []
-    for side, shift in ((0, 0.0), (1, np.pi)):
+    for shift in (0.0, np.pi):
         for k, radius in enumerate(trk.radii):
             take = rng.random(n) < (0.1 if k else 1.0)  # layer 0 always, others sparse
             sigma = trk.resolution_rphi_cm / radius
@@ -146,7 +146,7 @@ def test_finder_on_simulated_pairs_with_field_and_noise():
 
 def test_noise_fake_rate_matches_transfer_matrix():
     """Noise-only events at a high occupancy: MC fake rate = exact analytic estimate (pull < 3)."""
-    trk = tracker(noise_occupancy=1e-3)  # ~ 31 noise hits per event
+    trk = tracker(noise_occupancy=1e-3, circle_min_radius_cm=1e12)  # ~ 31 noise hits per event; lines only
     n = 100_000
 
     def source(stage, rows, start, stop):
@@ -159,7 +159,7 @@ def test_noise_fake_rate_matches_transfer_matrix():
     print(f"fake rate per 1e6: MC {p_mc * 1e6:.0f} +- {err * 1e6:.0f}, analytic {p_an * 1e6:.0f}")
     assert rt["fake_line"] > 100
     assert abs(p_mc - p_an) < 3 * err
-    assert rt["fake_circle"] >= rt["fake_line"]
+    assert rt["fake_circle"] == rt["fake_line"]  # no curvature scanned
 
 
 def test_fake_rate_analytic_limits():
@@ -208,7 +208,7 @@ def test_paper_mode_expected_events(tmp_path, kind, eps):
     card = load_card(
         CARDS / "sct_3gev.yaml", ["isr.kernel=off", f"mcp.epsilon={eps}", "detector.finder.random_trigger_events=0"]
     )
-    summary = run(card, 100_000, tmp_path, seed=12, progress=False)
+    summary = run(card, 100_000 if kind == "ionization" else 30_000, tmp_path, seed=12, progress=False)
     mc = summary["signal_events_expected"][f"paper_{kind}"]
     expected = _paper_window_events(card, kind, eps)
     print(f"paper {kind} eps={eps}: MC {mc['events']:.3f} +- {mc['err']:.3f}, integral {expected:.3f}")
