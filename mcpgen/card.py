@@ -291,6 +291,13 @@ def card_from_dict(raw: Any, source: str = "<card>", overrides=()) -> Card:
         _apply_override(data, item, source)
     data = _merge_defaults(data, DEFAULTS)
     _validate_schema(data, source)
+    if "processes" in data or "experiment" in data:
+        return _monophoton_card(data, source)
+    for section, key in (("process", "name"), ("analysis", "luminosity")):
+        if key not in data.get(section, {}):
+            raise CardError(f"Invalid card {source}: field '{section}.{key}' is missing (required).")
+    if "points" in data["beams"]:
+        raise _semantic_error(source, "beams.points", "[...]", "energy points are for monophoton cards ('processes')")
     beams = _build_beams(data, source)
     process = _build_process(data, beams, source)
     luminosity = _quantity(data, "analysis.luminosity", "luminosity", source)
@@ -319,6 +326,24 @@ PAPER_DEFAULTS = {
     "track_length": "1 m",
     "dedx_model": "bethe_frozen",
 }
+
+
+def _monophoton_card(data: dict, source: str) -> Card:
+    """A monophoton card: experiment preset, energy points, several processes."""
+    from .monophoton import build_monophoton
+
+    for key in ("experiment", "processes"):
+        if key not in data:
+            raise CardError(f"Invalid card {source}: field '{key}' is missing (required for monophoton cards).")
+    if "points" not in data["beams"]:
+        raise _semantic_error(source, "beams", data["beams"], "monophoton cards list energy points in 'beams.points'")
+    if "process" in data:
+        raise _semantic_error(source, "process", data["process"], "a monophoton card uses 'processes' (a list)")
+    try:
+        setup = build_monophoton(data, source)
+    except ValueError as exc:
+        raise CardError(f"Invalid card {source}: {exc}.") from None
+    return Card(data=data, source=source, extras={"monophoton": setup})
 
 
 def _build_tracker(data: dict, source: str) -> Tracker | None:

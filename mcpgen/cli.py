@@ -91,6 +91,15 @@ def main(ctx, card_path, n_text, seed_text, out_dir, overrides, workers_text, ch
         summary = run(card, n_events, out, seed=seed, workers=workers, chunk_size=chunk, progress=progress)
     except OSError as exc:
         raise InputError(f"cannot write output to {out!r}: {exc.strerror or exc}.") from None
+    if "datasets" in summary:
+        for ds in summary["datasets"]:
+            flows = "; ".join(
+                f"{chain}: {rows[-1]['events']:.4g} events ({rows[-1]['sigma_fb']:.4g} fb)"
+                for chain, rows in ds["cutflow"].items()
+            )
+            click.echo(f"{ds['dataset']}: sigma(gen) = {ds['cross_section_pb'] * 1e3:.5g} fb; after cuts {flows}")
+        click.echo(f"{len(summary['datasets'])} datasets -> {out}/events.root, {out}/summary.json")
+        return
     if "signal_events_expected" in summary:
         found = summary["signal_events_expected"]
         click.echo(

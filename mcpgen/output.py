@@ -98,7 +98,7 @@ class RootEventWriter:
         self.metadata: dict[str, str] = {}
         self.entries = 0
         self._file = None
-        self._tree = None
+        self._trees: dict = {}
         self._tmp: Path | None = None
 
     def __enter__(self) -> RootEventWriter:
@@ -107,11 +107,12 @@ class RootEventWriter:
         self._file = uproot.recreate(self._tmp, compression=self.compression)
         return self
 
-    def extend(self, branches: dict) -> None:
-        """Append one chunk (a dict of equal-length arrays)."""
-        if self._tree is None:
-            self._tree = self._file.mktree(self.tree_name, _branch_types(branches))
-        self._tree.extend(branches)
+    def extend(self, branches: dict, tree: str | None = None) -> None:
+        """Append one chunk (a dict of equal-length arrays) to ``tree`` (default: the writer's)."""
+        name = tree or self.tree_name
+        if name not in self._trees:
+            self._trees[name] = self._file.mktree(name, _branch_types(branches))
+        self._trees[name].extend(branches)
         self.entries += len(next(iter(branches.values())))
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -205,6 +205,10 @@ def run(
     progress: bool | None = None,
 ) -> dict:
     """Generate ``n_events`` trials from ``card`` into ``out_dir``; return the summary dict."""
+    if "monophoton" in card.extras:
+        from .monophoton import run_monophoton
+
+        return run_monophoton(card, n_events, out_dir, seed, workers, chunk_size, progress)
     out_dir = Path(out_dir)
     seed = resolve_seed(card.run["seed"] if seed is None else seed)
     chunk = int(chunk_size or card.run["chunk_size"])
