@@ -448,7 +448,9 @@ def _bbg_plot(out_dir: Path, ds: Dataset, setup: MonophotonSetup, sample: list) 
         return ""
     cat = {k: np.concatenate([p[k] for p in sample]) for k in sample[0]}
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    ax.hist2d(np.degrees(cat["theta_cm"]), cat["e_cm"], bins=(90, 60), weights=cat["w"], cmap="viridis", cmin=1e-30)
+    from matplotlib.colors import LogNorm
+
+    ax.hist2d(np.degrees(cat["theta_cm"]), cat["e_cm"], bins=(90, 60), weights=cat["w"], cmap="viridis", norm=LogNorm())
     theta = np.linspace(1e-3, np.pi - 1e-3, 400)
     rs = float(np.median(cat["sqrt_s"]))
     bz = float(np.median(cat["beta_z"]))
