@@ -147,8 +147,9 @@ class TabulatedSignal:
         le = np.log(e).ravel()
         lx = np.log(self.eps_grid)
         ls = np.log(np.maximum(self.s_grid, 1e-300))
-        out = np.stack([np.exp(np.interp(le, lx, ls[:, j], left=np.nan, right=np.nan))
-                        for j in range(ls.shape[1])], axis=-1)
+        out = np.stack(
+            [np.exp(np.interp(le, lx, ls[:, j], left=np.nan, right=np.nan)) for j in range(ls.shape[1])], axis=-1
+        )
         out[out < 1e-250] = 0.0
         return out.reshape(e.shape + (ls.shape[1],))
 
@@ -210,8 +211,11 @@ def _crossings(g: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, n_sc
 def _first_up_crossing(g, lo, hi, what: str) -> float:
     cr = _crossings(g, lo, hi)
     if cr and cr[0][1] == 0:
-        warnings.warn(f"{what}: criterion already met at eps = {lo:g} (lower end of eps_range); returning nan",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{what}: criterion already met at eps = {lo:g} (lower end of eps_range); returning nan",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return math.nan
     ups = [e for e, d in cr if d == 1]
     return ups[0] if ups else math.nan
@@ -227,8 +231,9 @@ def _range(sig: Signal, eps_range: tuple[float, float] | None) -> tuple[float, f
 # --------------------------------------------------------------------------------------------------
 # 1. zero-background Poisson (G)
 # --------------------------------------------------------------------------------------------------
-def poisson_upper_limit(n_obs: ArrayLike = 0, cl: float = 0.95, background: ArrayLike = 0.0,
-                        method: str = "classical") -> np.ndarray | float:
+def poisson_upper_limit(
+    n_obs: ArrayLike = 0, cl: float = 0.95, background: ArrayLike = 0.0, method: str = "classical"
+) -> np.ndarray | float:
     """Upper limit on the Poisson signal mean s for ``n_obs`` observed events over ``background`` (vectorised).
 
     ``method="classical"`` (Neyman): P(N <= n | s_up + b) = 1 - cl, clipped at 0; for n = 0 this is
@@ -261,8 +266,9 @@ def poisson_upper_limit(n_obs: ArrayLike = 0, cl: float = 0.95, background: Arra
     return float(out) if out.ndim == 0 else out
 
 
-def eps_limit_zero_background(signal: Any, n_required: float = 3.0,
-                              eps_range: tuple[float, float] | None = None) -> float:
+def eps_limit_zero_background(
+    signal: Any, n_required: float = 3.0, eps_range: tuple[float, float] | None = None
+) -> float:
     """Smallest eps with total S(eps) = n_required (G section 4: 3 events, zero background, 95 % CL).
 
     Combination over bins/points uses the total S. Root-finding in log eps; nan if never reached in
@@ -273,8 +279,9 @@ def eps_limit_zero_background(signal: Any, n_required: float = 3.0,
     return _first_up_crossing(lambda e: _total(sig, e) - n_required, lo, hi, "eps_limit_zero_background")
 
 
-def zero_background_intervals(signal: Any, n_required: float = 3.0,
-                              eps_range: tuple[float, float] | None = None) -> list[tuple[float, float]]:
+def zero_background_intervals(
+    signal: Any, n_required: float = 3.0, eps_range: tuple[float, float] | None = None
+) -> list[tuple[float, float]]:
     """All eps intervals with total S(eps) >= n_required (islands for non-monotonic S, e.g. tracker channel).
 
     An interval still open at the upper end of ``eps_range`` has upper edge ``inf``.
@@ -305,8 +312,9 @@ def chi2_stat(s: ArrayLike, b: ArrayLike) -> np.ndarray | float:
     return float(out) if np.ndim(out) == 0 else out
 
 
-def eps_limit_chi2(signal: Any, b: ArrayLike, delta_chi2: float = 2.71,
-                   eps_range: tuple[float, float] | None = None) -> float:
+def eps_limit_chi2(
+    signal: Any, b: ArrayLike, delta_chi2: float = 2.71, eps_range: tuple[float, float] | None = None
+) -> float:
     """Smallest eps with chi^2(eps) - chi^2(0) = delta_chi2 (L; 2.71 = 1.645^2, one-sided 95 %), summed over bins.
 
     ``b`` broadcasts against the per-bin signal. For one bin with S = a eps^2 the closed form is
@@ -340,9 +348,21 @@ def _pyhf_model(pyhf, s: np.ndarray, b: np.ndarray, b_unc: np.ndarray | None):
     bkg = {"name": "background", "data": b.tolist(), "modifiers": []}
     if b_unc is not None:
         bkg["modifiers"].append({"name": "uncorr_bkguncrt", "type": "shapesys", "data": b_unc.tolist()})
-    spec = {"channels": [{"name": "sr", "samples": [
-        {"name": "signal", "data": s.tolist(), "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
-        bkg]}]}
+    spec = {
+        "channels": [
+            {
+                "name": "sr",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": s.tolist(),
+                        "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
+                    },
+                    bkg,
+                ],
+            }
+        ]
+    }
     return pyhf.Model(spec, poi_name="mu", validate=False)
 
 
@@ -361,9 +381,15 @@ def _exact_s_up(b_tot: float, observed, cl: float) -> float:
     return float(poisson_upper_limit(n, cl, b_tot, method="cls"))
 
 
-def cls_mu_upper_limit(s: ArrayLike, b: ArrayLike, observed: ArrayLike | None = None,
-                       b_uncertainty: ArrayLike | None = None, cl: float = 0.95, calctype: str = "auto",
-                       **hypotest_kwargs: Any) -> float:
+def cls_mu_upper_limit(
+    s: ArrayLike,
+    b: ArrayLike,
+    observed: ArrayLike | None = None,
+    b_uncertainty: ArrayLike | None = None,
+    cl: float = 0.95,
+    calctype: str = "auto",
+    **hypotest_kwargs: Any,
+) -> float:
     """CLs upper limit on the signal strength mu (signal mu * s) for a multi-bin counting model.
 
     ``observed=None``: expected (median) limit from background-only Asimov data n = B (asymptotics) or the
@@ -387,8 +413,12 @@ def cls_mu_upper_limit(s: ArrayLike, b: ArrayLike, observed: ArrayLike | None = 
         unc = np.array(np.broadcast_to(np.asarray(b_uncertainty, dtype=float), b.shape))
         tiny = unc < _REL_UNC_MIN * b  # tau = (B/sigma)^2 > 1e7: the pyhf fit becomes unstable
         if np.any(tiny & (unc**2 > 0.01 * b)):
-            warnings.warn("background uncertainties below 3e-4 relative are neglected, but they exceed 10 % of "
-                          "sqrt(B) in some bins", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                "background uncertainties below 3e-4 relative are neglected, but they exceed 10 % of "
+                "sqrt(B) in some bins",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         unc[tiny] = 0.0  # pyhf fixes gamma = 1 in bins with zero uncertainty
         if not np.any(unc > 0):
             unc = None
@@ -407,8 +437,12 @@ def cls_mu_upper_limit(s: ArrayLike, b: ArrayLike, observed: ArrayLike | None = 
         alpha = 1.0 - cl
 
         def f(lmu: float) -> float:
-            return float(pyhf.infer.hypotest(math.exp(lmu), data, model, par_bounds=bounds, calctype=kind,
-                                             **hypotest_kwargs)) - alpha
+            return (
+                float(
+                    pyhf.infer.hypotest(math.exp(lmu), data, model, par_bounds=bounds, calctype=kind, **hypotest_kwargs)
+                )
+                - alpha
+            )
 
         lo, hi = math.log(1e-2), math.log(1e2)
         while f(lo) < 0 and lo > math.log(1e-8):
@@ -419,9 +453,16 @@ def cls_mu_upper_limit(s: ArrayLike, b: ArrayLike, observed: ArrayLike | None = 
     return mu * scale
 
 
-def eps_limit_cls(signal: Any, b: ArrayLike, observed: ArrayLike | None = None,
-                  b_uncertainty: ArrayLike | None = None, cl: float = 0.95, calctype: str = "auto",
-                  eps_range: tuple[float, float] | None = None, **hypotest_kwargs: Any) -> float:
+def eps_limit_cls(
+    signal: Any,
+    b: ArrayLike,
+    observed: ArrayLike | None = None,
+    b_uncertainty: ArrayLike | None = None,
+    cl: float = 0.95,
+    calctype: str = "auto",
+    eps_range: tuple[float, float] | None = None,
+    **hypotest_kwargs: Any,
+) -> float:
     """CLs (expected if ``observed`` is None, else observed) upper limit on eps.
 
     Power law: eps_up = eps_ref * mu_up^(1/power) with mu_up for the template s_ref (S ~ eps^2:
@@ -468,34 +509,47 @@ class LimitResult:
     inputs: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "eps": self.eps, "s_at_limit": self.s_at_limit, "cl": self.cl,
-                **{f"input_{k}": v for k, v in self.inputs.items()}}
+        return {
+            "method": self.method,
+            "eps": self.eps,
+            "s_at_limit": self.s_at_limit,
+            "cl": self.cl,
+            **{f"input_{k}": v for k, v in self.inputs.items()},
+        }
 
 
-def compare_methods(signal: Any, b: ArrayLike, observed: ArrayLike | None = None,
-                    b_uncertainty: ArrayLike | None = None, cl: float = 0.95, n_required: float = 3.0,
-                    delta_chi2: float = 2.71, calctype: str = "auto",
-                    eps_range: tuple[float, float] | None = None) -> dict[str, LimitResult]:
+def compare_methods(
+    signal: Any,
+    b: ArrayLike,
+    observed: ArrayLike | None = None,
+    b_uncertainty: ArrayLike | None = None,
+    cl: float = 0.95,
+    n_required: float = 3.0,
+    delta_chi2: float = 2.71,
+    calctype: str = "auto",
+    eps_range: tuple[float, float] | None = None,
+) -> dict[str, LimitResult]:
     """All methods side by side: 'zero_background' (G), 'chi2' (L), 'cls_expected' and, if data, 'cls_observed'.
 
     Bins/energy points are combined in every method (total S; chi^2 sum; multi-bin CLs).
     """
     sig = as_signal(signal, eps_range)
     bb = np.asarray(b, dtype=float)
-    inputs = {"b": bb, "observed": observed, "b_uncertainty": b_uncertainty, "calctype": calctype,
-              "signal": sig}
+    inputs = {"b": bb, "observed": observed, "b_uncertainty": b_uncertainty, "calctype": calctype, "signal": sig}
 
     def res(method: str, eps: float, **extra: Any) -> LimitResult:
         s_tot = float(_total(sig, eps)) if math.isfinite(eps) else math.nan
         return LimitResult(method, eps, s_tot, cl, {**inputs, **extra})
 
     out = {
-        "zero_background": res("zero_background", eps_limit_zero_background(sig, n_required, eps_range),
-                               n_required=n_required),
+        "zero_background": res(
+            "zero_background", eps_limit_zero_background(sig, n_required, eps_range), n_required=n_required
+        ),
         "chi2": res("chi2", eps_limit_chi2(sig, bb, delta_chi2, eps_range), delta_chi2=delta_chi2),
         "cls_expected": res("cls_expected", eps_limit_cls(sig, bb, None, b_uncertainty, cl, calctype, eps_range)),
     }
     if observed is not None:
-        out["cls_observed"] = res("cls_observed",
-                                  eps_limit_cls(sig, bb, observed, b_uncertainty, cl, calctype, eps_range))
+        out["cls_observed"] = res(
+            "cls_observed", eps_limit_cls(sig, bb, observed, b_uncertainty, cl, calctype, eps_range)
+        )
     return out

@@ -10,6 +10,7 @@ import math
 import sys
 
 import click
+import numpy as np
 
 from .card import CardError, load_card
 
@@ -119,6 +120,36 @@ def main(ctx, card_path, n_text, seed_text, out_dir, overrides, workers_text, ch
         f"{summary['n_events']} events -> {out}/events.root, {out}/summary.json "
         f"({summary['timing']['events_per_second']:.3g} events/s)"
     )
+
+
+@main.command("scan")
+@click.option("--card", "card_path", required=True, metavar="CARD", help="Card with a 'scan' section.")
+@click.option("--out", "out_dir", default="scan_out", metavar="DIR", help="Output directory.")
+@click.option("-n", "--events", "n_text", metavar="N", help="Events per mass point [card: scan.events_per_mass].")
+@click.option("--seed", "seed_text", default="1", metavar="S", help="Master seed.")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a card field (repeatable).")
+def scan_command(card_path, out_dir, n_text, seed_text, overrides):
+    """(m, eps) scan with eps reweighting: scan.json, scan.root and a contour plot."""
+    from .scan_cmd import run_scan
+
+    try:
+        card = load_card(card_path, overrides)
+    except CardError as exc:
+        raise InputError(str(exc)) from None
+    n = parse_count(n_text) if n_text else None
+    try:
+        result = run_scan(card, out_dir, n, _parse_seed(seed_text) or 0)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if result["channel"] == "tracker":
+        for mode, reach in result["eps_reach_3_events"].items():
+            best = [np.nanmin(r) if np.any(np.isfinite(r)) else float("nan") for r in reach]
+            click.echo(f"{mode}: smallest eps with N >= 3: " + ", ".join(f"{b:.3g}" for b in best))
+    else:
+        for method, best in result["best"].items():
+            i = int(np.nanargmin(best)) if np.any(np.isfinite(best)) else 0
+            click.echo(f"{method}: best eps {best[i]:.3g} at m = {result['masses_gev'][i]:.4g} GeV")
+    click.echo(f"scan written to {result['files']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,17 +34,13 @@ def _solve_edges(theta_g, rs, th1, th2):
 def _l_eq2_literal(theta_g, rs, th1, th2):
     a = (np.sin(th1) - np.sin(th2)) / (np.cos(th1) - np.cos(th2))
     return (
-        rs
-        * (a * np.cos(th1) - np.sin(th1))
-        / (a * (np.cos(th1) - np.cos(theta_g)) - (np.sin(theta_g) + np.sin(th1)))
+        rs * (a * np.cos(th1) - np.sin(th1)) / (a * (np.cos(th1) - np.cos(theta_g)) - (np.sin(theta_g) + np.sin(th1)))
     )
 
 
 def test_symmetric_at_90_degrees():
     for rs in (3.097, 4.0, 7.0):
-        assert e_max_symmetric(np.pi / 2, rs, THETA_B) == pytest.approx(
-            rs / (1.0 + 1.0 / np.sin(THETA_B)), rel=1e-14
-        )
+        assert e_max_symmetric(np.pi / 2, rs, THETA_B) == pytest.approx(rs / (1.0 + 1.0 / np.sin(THETA_B)), rel=1e-14)
 
 
 @pytest.mark.parametrize("theta_g_deg", [20.0, 45.0, 70.0, 90.0, 120.0, 160.0])

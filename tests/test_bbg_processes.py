@@ -210,8 +210,10 @@ def test_calkul_symmetries_positivity_and_mass_terms():
     ratio = full / nomass
     far, near = scaled > 30.0, scaled < 1.0
     assert far.sum() > 1000 and near.sum() > 1000
-    print(f"TEEGG/massless: theta E/m > 30: max |r - 1| = {np.max(np.abs(ratio[far] - 1.0)):.1e}; "
-          f"theta E/m < 1: mean r = {np.mean(ratio[near]):.3f}, min {np.min(ratio[near]):.3f}")
+    print(
+        f"TEEGG/massless: theta E/m > 30: max |r - 1| = {np.max(np.abs(ratio[far] - 1.0)):.1e}; "
+        f"theta E/m < 1: mean r = {np.mean(ratio[near]):.3f}, min {np.min(ratio[near]):.3f}"
+    )
     assert np.max(np.abs(ratio[far] - 1.0)) < 0.01
     assert np.mean(ratio[near]) < 0.9 and np.min(ratio[near]) < 0.5
 
@@ -237,8 +239,10 @@ def test_phase_space_volume_analytic(cls):
 
     e_int = integrate.quad(integrand, emin, ekin, epsabs=0, epsrel=1e-11)[0]
     ref = e_int * (np.cos(t1) - np.cos(t2)) * 2 * np.pi * 4 * np.pi / (16 * np.pi**3 * 32 * np.pi**2)
-    print(f"{cls.__name__}: Phi3(window) MC = {mean:.6e} +- {err:.1e}, analytic {ref:.6e}, "
-          f"pull {(mean - ref) / err:+.2f}; s/(256 pi^3) = {s / (256 * np.pi**3):.6e}")
+    print(
+        f"{cls.__name__}: Phi3(window) MC = {mean:.6e} +- {err:.1e}, analytic {ref:.6e}, "
+        f"pull {(mean - ref) / err:+.2f}; s/(256 pi^3) = {s / (256 * np.pi**3):.6e}"
+    )
     assert abs(mean - ref) < 3 * err
     assert err / ref < 0.03
     assert ref == pytest.approx(s / (256 * np.pi**3), rel=0.01)
@@ -451,8 +455,11 @@ def test_print_bes3_and_belle2_cross_sections():
     th1, th2 = cm_edges_from_lab(np.radians([12.4, 155.1]), 3.0 / 11.0)
     rs2 = 2 * math.sqrt(7.0 * 4.0)
     settings = [
-        ("BESIII 3.686 GeV, E>25 MeV |cos|<0.8, escape |cos|>0.95", RS_BES,
-         (0.025, TH_W, np.pi - TH_W, (TH_B, np.pi - TH_B))),
+        (
+            "BESIII 3.686 GeV, E>25 MeV |cos|<0.8, escape |cos|>0.95",
+            RS_BES,
+            (0.025, TH_W, np.pi - TH_W, (TH_B, np.pi - TH_B)),
+        ),
         ("Belle II 10.58 GeV, E*>0.1 GeV, lab 12.4-155.1 deg", rs2, (0.1, th1, th2)),
         ("Belle II 10.58 GeV, E*>1.0 GeV, lab 12.4-155.1 deg", rs2, (1.0, th1, th2)),
     ]

@@ -48,9 +48,7 @@ def test_bethe_propane_gives_25_ev_per_cm():
     val = dedx_ev_per_cm(1e-2, 1.8e-3, M_CHI, "propane", model="bethe")
     assert val == pytest.approx(25.0, rel=0.03)
     # and G eq. 4 evaluated by hand
-    ref = RHO * K * Z / A * (1.8e-3 / 1e-2) ** 2 * 0.5 * math.log(
-        2 * ME * 1e-4 * _tmax_ref(1e-2, M_CHI) / I_PROP**2
-    )
+    ref = RHO * K * Z / A * (1.8e-3 / 1e-2) ** 2 * 0.5 * math.log(2 * ME * 1e-4 * _tmax_ref(1e-2, M_CHI) / I_PROP**2)
     assert val * EV == pytest.approx(ref, rel=1e-10)
 
 
@@ -60,9 +58,7 @@ def test_frozen_scales_as_eps2_over_beta2_and_equals_bethe_at_ref():
     ref = dedx_gev_per_cm(1e-2, 1.8e-3, M_CHI, "propane", "bethe")
     frz = dedx_gev_per_cm(beta, eps, M_CHI, "propane", "bethe_frozen")
     np.testing.assert_allclose(frz, ref * (eps / 1.8e-3) ** 2 * (1e-2 / beta) ** 2, rtol=1e-12)
-    assert dedx_gev_per_cm(1e-2, 1.8e-3, M_CHI, "propane", "bethe_frozen") == pytest.approx(
-        ref, rel=1e-14
-    )
+    assert dedx_gev_per_cm(1e-2, 1.8e-3, M_CHI, "propane", "bethe_frozen") == pytest.approx(ref, rel=1e-14)
 
 
 def test_bethe_log_turns_negative_at_3p3e_3_in_propane():
@@ -87,8 +83,7 @@ def test_bethe_validity_edge_is_the_bethe_maximum():
     b = np.array([0.98, 1.0, 1.02]) * lo
     d = dedx_gev_per_cm(b, 1e-3, M_CHI, "propane", "bethe")
     assert d[1] > d[0] and d[1] > d[2]  # maximum of the curve
-    flags = out_of_validity(np.array([0.99 * lo, 1.01 * lo, 0.5, 0.8, np.nan]), "bethe",
-                            "propane", M_CHI)
+    flags = out_of_validity(np.array([0.99 * lo, 1.01 * lo, 0.5, 0.8, np.nan]), "bethe", "propane", M_CHI)
     assert flags.tolist() == [True, False, False, True, True]
 
 
@@ -96,8 +91,7 @@ def test_frozen_validity_is_empty_where_ref_log_below_one():
     lo, hi = validity_range("bethe_frozen", "aluminium", M_CHI)  # I = 166 eV: L(1e-2) < 0
     assert math.isnan(lo) and math.isnan(hi)
     assert np.all(out_of_validity(np.array([1e-3, 1e-2, 0.1]), "bethe_frozen", "aluminium", M_CHI))
-    assert np.all(dedx_gev_per_cm(np.array([1e-3, 1e-2]), 1e-3, M_CHI, "aluminium",
-                                  "bethe_frozen") == 0)
+    assert np.all(dedx_gev_per_cm(np.array([1e-3, 1e-2]), 1e-3, M_CHI, "aluminium", "bethe_frozen") == 0)
 
 
 def test_lindhard_continuous_at_matching_point_and_proportional_to_beta_below():

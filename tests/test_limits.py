@@ -69,7 +69,8 @@ def test_zero_background_power_law_and_table_and_callable():
     grid = np.geomspace(1e-5, 1e-1, 17)
     assert eps_limit_zero_background(TabulatedSignal(grid, s1 * (grid / e1) ** 2)) == pytest.approx(ref, rel=1e-9)
     assert eps_limit_zero_background(lambda e: s1 * (e / e1) ** 2, eps_range=(1e-6, 1.0)) == pytest.approx(
-        ref, rel=1e-9)
+        ref, rel=1e-9
+    )
     # combination over points uses the total S
     two = PowerLawSignal([0.25, 0.5], e1)
     assert eps_limit_zero_background(two) == pytest.approx(ref, rel=1e-9)
@@ -87,7 +88,7 @@ def test_zero_background_island():
     def s(e):
         return a * e**2 * math.exp(-e / c)
 
-    (lo, hi), = zero_background_intervals(s, eps_range=(1e-6, 1.0))
+    ((lo, hi),) = zero_background_intervals(s, eps_range=(1e-6, 1.0))
     assert s(lo) == pytest.approx(3.0, rel=1e-8) and s(hi) == pytest.approx(3.0, rel=1e-8)
     assert lo < 2 * c < hi  # maximum of S at eps = 2c
     assert eps_limit_zero_background(s, eps_range=(1e-6, 1.0)) == pytest.approx(lo, rel=1e-12)
@@ -108,6 +109,7 @@ def test_luminosity_scaling():
     s_tab = 500 * grid**4 / 1e-8 * np.exp(-grid / 3e-3)
     ea = eps_limit_zero_background(TabulatedSignal(grid, s_tab))
     eb = eps_limit_zero_background(TabulatedSignal(grid, 16 * s_tab))
+
     def loglog(e):
         return math.exp(np.interp(math.log(e), np.log(grid), np.log(s_tab)))
 

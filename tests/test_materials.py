@@ -77,13 +77,10 @@ def test_he_propane_60_40_mixture():
     za = w_he * he.z_over_a + w_c3 * c3.z_over_a
     assert mix.z_over_a == pytest.approx(za, rel=1e-12)
     ln_i = (
-        w_he * he.z_over_a * math.log(he.mean_excitation_gev)
-        + w_c3 * c3.z_over_a * math.log(c3.mean_excitation_gev)
+        w_he * he.z_over_a * math.log(he.mean_excitation_gev) + w_c3 * c3.z_over_a * math.log(c3.mean_excitation_gev)
     ) / za
     assert mix.mean_excitation_gev == pytest.approx(math.exp(ln_i), rel=1e-12)
-    assert min(he.w_value_gev, c3.w_value_gev) < mix.w_value_gev < max(
-        he.w_value_gev, c3.w_value_gev
-    )
+    assert min(he.w_value_gev, c3.w_value_gev) < mix.w_value_gev < max(he.w_value_gev, c3.w_value_gev)
     assert mix.phase == "gas"
     assert "helium" in mix.name and "propane" in mix.name
 
@@ -94,16 +91,28 @@ def test_mass_fractions_equivalent_to_volume_fractions():
     w_he = 0.6 * he.density_g_cm3 / rho
     by_vol = gas_mixture({"helium": 0.6, "propane": 0.4})
     by_mass = gas_mixture({"helium": w_he, "propane": 1 - w_he}, by="mass")
-    for field in ("density_g_cm3", "z_over_a", "mean_excitation_gev", "primary_clusters_per_cm",
-                  "w_value_gev", "radiation_length_cm"):
+    for field in (
+        "density_g_cm3",
+        "z_over_a",
+        "mean_excitation_gev",
+        "primary_clusters_per_cm",
+        "w_value_gev",
+        "radiation_length_cm",
+    ):
         assert getattr(by_mass, field) == pytest.approx(getattr(by_vol, field), rel=1e-10)
 
 
 def test_single_component_mixture_is_the_component_and_pressure_scales():
     c3 = material("isobutane")
     one = gas_mixture({"isobutane": 1.0})
-    for field in ("density_g_cm3", "z_over_a", "mean_excitation_gev", "w_value_gev",
-                  "primary_clusters_per_cm", "radiation_length_cm"):
+    for field in (
+        "density_g_cm3",
+        "z_over_a",
+        "mean_excitation_gev",
+        "w_value_gev",
+        "primary_clusters_per_cm",
+        "radiation_length_cm",
+    ):
         assert getattr(one, field) == pytest.approx(getattr(c3, field), rel=1e-12)
     two = gas_mixture({"isobutane": 1.0}, pressure_atm=2.0)
     assert two.density_g_cm3 == pytest.approx(2 * c3.density_g_cm3)

@@ -58,9 +58,7 @@ def _d2sigma_nu(e, c, rs):
 
 def _quad(f, e_lo, e_hi, c_lo, c_hi):
     """dblquad over E (outer) and cos theta (inner) of f(E, c); result in pb."""
-    val, _ = integrate.dblquad(
-        lambda c, e: f(e, c), e_lo, e_hi, c_lo, c_hi, epsabs=0.0, epsrel=1e-8
-    )
+    val, _ = integrate.dblquad(lambda c, e: f(e, c), e_lo, e_hi, c_lo, c_hi, epsabs=0.0, epsrel=1e-8)
     return val * PB
 
 
@@ -120,12 +118,8 @@ def test_light_chi_endpoint_vs_quadrature():
         e = 0.5 * rs * (1.0 - y)
         return _d2sigma_chi(e, c, rs, mass, eps, "dirac") * 0.5 * rs * y
 
-    low = _quad(
-        lambda e, c: _d2sigma_chi(e, c, rs, mass, eps, "dirac"), emin, 0.45 * rs, -cmax, cmax
-    )
-    high, _ = integrate.dblquad(
-        f_t, np.log(y_min), np.log(0.1), -cmax, cmax, epsabs=0.0, epsrel=1e-8
-    )
+    low = _quad(lambda e, c: _d2sigma_chi(e, c, rs, mass, eps, "dirac"), emin, 0.45 * rs, -cmax, cmax)
+    high, _ = integrate.dblquad(f_t, np.log(y_min), np.log(0.1), -cmax, cmax, epsabs=0.0, epsrel=1e-8)
     ref = low + high * PB
     assert abs(mc - ref) < 3 * err, (mc, err, ref)
     assert err / ref < 0.005
@@ -188,9 +182,7 @@ def test_nunu_besiii_preselection_and_bbg():
         return rs / (1.0 + np.sqrt(1.0 - c_ * c_) / sb)
 
     def q_cut(c_lo, c_hi, e_lo):
-        val, _ = integrate.dblquad(
-            f, c_lo, c_hi, lambda c_: max(e_lo, em(c_)), rs / 2, epsabs=0.0, epsrel=1e-8
-        )
+        val, _ = integrate.dblquad(f, c_lo, c_hi, lambda c_: max(e_lo, em(c_)), rs / 2, epsabs=0.0, epsrel=1e-8)
         return val * PB
 
     q_bbg = q_cut(-0.8, 0.8, 0.025) + 2 * q_cut(0.86, 0.92, 0.05)
@@ -248,9 +240,7 @@ def test_four_momentum_conservation_cm(spin):
         np.testing.assert_allclose(ak.to_numpy(p.mass), mass, rtol=0, atol=1e-9)
     np.testing.assert_allclose(ak.to_numpy(ev.gamma.mass), 0.0, atol=1e-6)
     np.testing.assert_allclose(ak.to_numpy(ev.gamma.E), ak.to_numpy(ev.e_gamma_cm), atol=1e-12)
-    np.testing.assert_allclose(
-        ak.to_numpy(ev.gamma.costheta), ak.to_numpy(ev.cos_theta_gamma_cm), atol=1e-12
-    )
+    np.testing.assert_allclose(ak.to_numpy(ev.gamma.costheta), ak.to_numpy(ev.cos_theta_gamma_cm), atol=1e-12)
     assert np.all(ak.to_numpy(ev.weight) >= 0.0)
 
 
@@ -291,9 +281,7 @@ def test_chunking_independence_and_fields():
     u = _uniforms(19, 5, n)
     rs = np.linspace(3.0, 5.0, n)
     full = proc.generate(u, rs)
-    parts = ak.concatenate(
-        [proc.generate(u[:, :377], rs[:377]), proc.generate(u[:, 377:], rs[377:])]
-    )
+    parts = ak.concatenate([proc.generate(u[:, :377], rs[:377]), proc.generate(u[:, 377:], rs[377:])])
     assert ak.to_list(full) == ak.to_list(parts)
     assert set(full.fields) == {
         "gamma",
@@ -338,9 +326,7 @@ def test_sample_cos_dirac_inverse_cdf(beta):
 
 def test_sample_cos_scalar_inverse_cdf():
     u = np.linspace(0.0, 1.0, 1001)
-    np.testing.assert_allclose(
-        _cdf_scalar(sample_cos_theta(u, np.zeros_like(u), "scalar")), u, atol=1e-10
-    )
+    np.testing.assert_allclose(_cdf_scalar(sample_cos_theta(u, np.zeros_like(u), "scalar")), u, atol=1e-10)
 
 
 @pytest.mark.parametrize("spin", ["dirac", "scalar"])
