@@ -287,8 +287,11 @@ def _chunk(task: _Task):
         "gamma_phi_lab": phi,
         "gamma_E_cm_true": np.asarray(events["e_gamma_cm"]),
         "gamma_cos_theta_cm_true": np.asarray(events["cos_theta_gamma_cm"]),
+        "e_lab": np.asarray(det["e_lab"]),
+        "phi_lab": np.asarray(det["phi_lab"]),
         "e_cm": np.asarray(det["e_cm"]),
         "theta_cm": np.asarray(det["theta_cm"]),
+        "phi_cm": np.asarray(det["phi_cm"]),
         "theta_lab": np.asarray(det["theta_lab"]),
         "detected": np.asarray(det["detected"]),
         "veto": veto,
@@ -349,6 +352,7 @@ def run_monophoton(
         desc=card.data.get("name") or "mcpgen",
     )
     writer = RootEventWriter(out_dir / "events.root", None, card.output["compression"])
+    optimisation: dict = {}
     with make_executor(workers) as executor, writer:
         for ds in setup.datasets:
             tasks = (_Task(setup, ds, seed, a, min(a + chunk, n_events), n_events) for a in range(0, n_events, chunk))
@@ -357,6 +361,11 @@ def run_monophoton(
             plot_sample = []
             for branches, sums, a, b, n in executor.map(_chunk, tasks):
                 writer.extend(branches, tree=ds.label)
+                if ds.process_name in ("chi_pair_gamma", "nunu_gamma") and "pass_bbg_bbg_cut" in branches:
+                    keep = branches["pass_bbg_bbg_cut"]
+                    optimisation.setdefault((ds.point, ds.process_name), []).append(
+                        (branches["e_cm"][keep], branches["weight"][keep], branches["sqrt_s"][keep])
+                    )
                 sum_w += a
                 sum_w2 += b
                 _merge(chains, sums)
@@ -391,6 +400,7 @@ def run_monophoton(
             "mcpgen_summary_version": 1,
             "card_path": card.source,
             "experiment": setup.experiment,
+            "optimised_cut": _optimised_cuts(setup, card, optimisation),
             "n_events_per_dataset": n_events,
             "seed": seed,
             "datasets": results,
@@ -405,6 +415,55 @@ def run_monophoton(
     bar.close()
     write_json_atomic(out_dir / "summary.json", summary)
     return summary
+
+
+def _optimised_cuts(setup: MonophotonSetup, card, samples: dict) -> dict:
+    """L's "optimized cut" per point: E_min < E_gamma <= E_max on top of the bBG cut, scanned with
+    Delta E >= sigma_E to maximise S/sqrt(S+B) (chi_pair_gamma vs nunu_gamma)."""
+    from analysis.selections import bbg_minimum_energy, optimise_energy_window
+
+    out = {}
+    mass = parse_quantity(card.data["mcp"]["mass"], "energy")
+    for ds in setup.datasets:
+        if ds.process_name != "chi_pair_gamma":
+            continue
+        sig, bkg = samples.get((ds.point, "chi_pair_gamma")), samples.get((ds.point, "nunu_gamma"))
+        if not sig or not bkg:
+            continue
+        e_s, w_s, rs = (np.concatenate(x) for x in zip(*sig, strict=True))
+        e_b, w_b, _ = (np.concatenate(x) for x in zip(*bkg, strict=True))
+        if len(e_s) == 0 or len(e_b) == 0:
+            continue
+        sqrt_s = float(np.median(rs))
+        e_max = (sqrt_s**2 - 4 * mass**2) / (2 * sqrt_s)
+        lo, hi = _acceptance_edges_cm(setup.calorimeter, ds.process.beams, setup.cos_theta_b)
+        floor = float(bbg_minimum_energy(sqrt_s, lo, hi))
+        sigma_e = float(setup.calorimeter.sigma_e(max(e_max, 1e-3)))
+        try:
+            best = optimise_energy_window(
+                e_s,
+                w_s,
+                e_b,
+                w_b,
+                e_max=e_max,
+                sigma_e=sigma_e,
+                e_floor=floor,
+                luminosity_pb=ds.luminosity_pb,
+                n_trials_signal=1,
+                n_trials_background=1,
+            )
+        except ValueError:
+            continue
+        out[ds.point] = {
+            "e_min_gev": best.e_min,
+            "e_max_gev": best.e_max,
+            "signal_events": best.s,
+            "background_events": best.b,
+            "s_over_sqrt_s_plus_b": best.fom,
+            "sigma_e_gev": sigma_e,
+            "bbg_floor_gev": floor,
+        }
+    return out
 
 
 def format_cutflow(entry: dict) -> str:
