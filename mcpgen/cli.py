@@ -152,5 +152,29 @@ def scan_command(card_path, out_dir, n_text, seed_text, overrides):
     click.echo(f"scan written to {result['files']}")
 
 
+@main.command("validate")
+@click.option("--card", "card_path", required=True, metavar="CARD", help="Card to validate.")
+@click.option("--out", "out_dir", default="validation", metavar="DIR", help="Output directory.")
+@click.option("-n", "--events", "n_text", metavar="N", help="Events per MC estimate.")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a card field (repeatable).")
+def validate_command(card_path, out_dir, n_text, overrides):
+    """MC vs every analytic approximation of the papers: table, JSON and plots."""
+    from .validate_cmd import run_validate
+
+    try:
+        card = load_card(card_path, overrides)
+    except CardError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        result = run_validate(card, out_dir, parse_count(n_text) if n_text else None)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    click.echo(result["table"])
+    if "almost_unbent" in result:
+        frac = result["almost_unbent"]["fraction_bent_beyond_3_sigma"]
+        click.echo(f"'almost unbent': sagitta > 3 sigma_rphi on {100 * frac:.0f} % of the (m, eps) grid")
+    click.echo(f"written: {result['files']}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
