@@ -266,7 +266,13 @@ def monophoton_scan(
     points = [d for d in setup.datasets if d.process_name == "nunu_gamma"]
     if not points:
         raise ValueError("the card needs a nunu_gamma process for the background")
-    gbg = data.get("analysis", {}).get("gbg_events", {})
+    analysis = data.get("analysis", {})
+    gbg = analysis.get("gbg_events", {})
+    chain_points = analysis.get("chain_points", {})
+    f_ng = analysis.get("f_ng", {})
+
+    def uses(chain, point):
+        return chain not in chain_points or point in chain_points[chain]
 
     def yields(ds: Dataset, n: int, s: int):
         _, sums, *_ = _chunk(_Task(setup, ds, s, 0, n, n))
@@ -275,7 +281,7 @@ def monophoton_scan(
     background = {}
     for ds in points:
         for chain, b in yields(ds, n_background, seed).items():
-            background[chain] = background.get(chain, 0.0) + b
+            background[chain] = background.get(chain, 0.0) + (b if uses(chain, ds.point) else 0.0)
     for chain, extra in gbg.items():
         background[chain] = background.get(chain, 0.0) + float(extra)
     chains = sorted(background)
@@ -301,7 +307,9 @@ def monophoton_scan(
             )
             y = yields(sds, n_signal, seed + 7 + i)
             for c in chains:
-                sig_bins[c].append(y.get(c, 0.0))
+                if uses(c, ds.point):
+                    # f_NG: non-geometric signal efficiency (BaBar, L); backgrounds are L's as given
+                    sig_bins[c].append(y.get(c, 0.0) * float(f_ng.get(c, 1.0)))
         for c in chains:
             s_ref = np.asarray(sig_bins[c])
             if s_ref.size == 0 or not np.any(s_ref > 0):

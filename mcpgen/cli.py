@@ -176,5 +176,23 @@ def validate_command(card_path, out_dir, n_text, overrides):
     click.echo(f"written: {result['files']}")
 
 
+@main.command("figure")
+@click.argument("name")
+@click.option("--out", "out_dir", default="figures", metavar="DIR", help="Output directory.")
+@click.option("-n", "--events", "n_text", metavar="N", help="Events per mass point (default: the cards').")
+def figure_command(name, out_dir, n_text):
+    """Regenerate a paper figure: g1 g2 g3 (Gorbunov et al.), l3 l5 l6 l8 (Liang et al.)."""
+    import warnings
+
+    from .figures import make_figure
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    try:
+        files = make_figure(name, out_dir, parse_count(n_text) if n_text else None)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    click.echo(f"figure {name}: {files}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

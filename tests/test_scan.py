@@ -107,3 +107,11 @@ def test_monophoton_scan_methods_agree_at_large_background(tmp_path):
     bbg = np.asarray(res["limits"]["chi2"]["bbg"])[ok]
     assert np.all(bbg < low)  # without gBG the reach is stronger (L: about five times)
     assert np.all((low > 5e-4) & (low < 1e-2))  # L Fig. 3: 1e-3 - 1e-2 with gBG
+
+
+def test_figure_command(tmp_path):
+    from mcpgen.figures import make_figure
+
+    files = make_figure("l6", tmp_path, 2_000)
+    assert files["png"].endswith("l_fig6.png")
+    assert (tmp_path / "l_fig6.png").stat().st_size > 10_000 and (tmp_path / "l_fig6.pdf").exists()
