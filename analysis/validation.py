@@ -39,7 +39,7 @@ class Row:
 
     @property
     def verdict(self) -> str:
-        if math.isfinite(self.pull) and abs(self.pull) < 3:
+        if self.mc == self.analytic or (math.isfinite(self.pull) and abs(self.pull) < 3):
             return "agrees"
         return f"differs by {100 * self.rel_diff:+.1f} %"
 
