@@ -278,18 +278,22 @@ def monophoton_scan(
         _, sums, *_ = _chunk(_Task(setup, ds, s, 0, n, n))
         return {chain: rows[-1][1] / n * ds.luminosity_pb for chain, rows in sums.items()}
 
-    background = {}
+    # one bin per (chain, energy point): chi^2 is summed over points (L), CLs is multi-bin
+    background: dict = {}
     for ds in points:
         for chain, b in yields(ds, n_background, seed).items():
-            background[chain] = background.get(chain, 0.0) + (b if uses(chain, ds.point) else 0.0)
-    for chain, extra in gbg.items():
-        background[chain] = background.get(chain, 0.0) + float(extra)
+            if uses(chain, ds.point):
+                background.setdefault(chain, {})[ds.point] = b
+    for chain, extra in gbg.items():  # external gap background: added to the chain's first point
+        if chain in background:
+            first = next(iter(background[chain]))
+            background[chain][first] += float(extra)
     chains = sorted(background)
     result = {m: {c: np.full(len(masses_gev), np.nan) for c in chains} for m in methods}
     signal_ref = {c: np.zeros(len(masses_gev)) for c in chains}
     mcp_spec = {"name": "chi_pair_gamma"}
     for i, mass in enumerate(masses_gev):
-        sig_bins = {c: [] for c in chains}
+        sig_bins: dict = {c: {} for c in chains}
         for k, ds in enumerate(points):
             d2 = {**data, "mcp": {**data["mcp"], "mass": f"{mass} GeV", "epsilon": EPS_REF}}
             beams = ds.process.beams
@@ -307,17 +311,17 @@ def monophoton_scan(
             )
             y = yields(sds, n_signal, seed + 7 + i)
             for c in chains:
-                if uses(c, ds.point):
+                if ds.point in background[c]:
                     # f_NG: non-geometric signal efficiency (BaBar, L); backgrounds are L's as given
-                    sig_bins[c].append(y.get(c, 0.0) * float(f_ng.get(c, 1.0)))
+                    sig_bins[c][ds.point] = y.get(c, 0.0) * float(f_ng.get(c, 1.0))
         for c in chains:
-            s_ref = np.asarray(sig_bins[c])
+            labels = [p for p in background[c] if p in sig_bins[c]]
+            s_ref = np.array([sig_bins[c][p] for p in labels])
             if s_ref.size == 0 or not np.any(s_ref > 0):
                 continue
             signal_ref[c][i] = s_ref.sum()
-            # one bin per chain: signals and background summed over the points of the chain
-            sig = limits.PowerLawSignal(np.array([s_ref.sum()]), EPS_REF)
-            b = np.array([background[c]])
+            sig = limits.PowerLawSignal(s_ref, EPS_REF)
+            b = np.array([background[c][p] for p in labels])
             if "chi2" in methods:
                 result["chi2"][c][i] = limits.eps_limit_chi2(sig, b)
             if "cls" in methods:
@@ -330,7 +334,8 @@ def monophoton_scan(
     return {
         "masses_gev": np.asarray(masses_gev),
         "chains": chains,
-        "background_events": background,
+        "background_events": {c: sum(v.values()) for c, v in background.items()},
+        "background_events_per_point": background,
         "signal_events_at_eps1": signal_ref,
         "limits": result,
         "best": best,

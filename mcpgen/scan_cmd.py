@@ -65,11 +65,19 @@ def run_scan(card: Card, out_dir, n_events: int | None = None, seed: int = 1) ->
         raise ValueError(f"card {card.source}: a chi_pair scan needs detector.tracker")
     points = _tracker_points(card)
     result = sc.tracker_scan(card, points=points, n_events=n, seed=seed)
-    reach = {}
+    from analysis.limits import poisson_upper_limit
+
+    # zero background: the three methods differ only in the required signal (G: N >= 3;
+    # L's chi^2 with B = 0: S >= 2.71; CLs with n_obs = 0: S >= -ln 0.05 = 2.996)
+    thresholds = {"zero_background": 3.0, "chi2": 2.71, "cls": float(poisson_upper_limit(0, method="cls"))}
+    reach, methods = {}, {}
     for mode, grids in result.expected.items():
-        reach[mode] = [
-            sc.eps_reach(g.masses_gev, g.epsilons, grid) for (_, _, g), grid in zip(points, grids, strict=True)
-        ]
+        pairs = list(zip(points, grids, strict=True))
+        reach[mode] = [sc.eps_reach(g.masses_gev, g.epsilons, grid) for (_, _, g), grid in pairs]
+        methods[mode] = {
+            name: [sc.eps_reach(g.masses_gev, g.epsilons, grid, req) for (_, _, g), grid in pairs]
+            for name, req in thresholds.items()
+        }
     payload = {
         "card": card.source,
         "channel": "tracker",
@@ -79,6 +87,8 @@ def run_scan(card: Card, out_dir, n_events: int | None = None, seed: int = 1) ->
         ],
         "expected_events": result.expected,
         "eps_reach_3_events": reach,
+        "eps_reach_by_method": methods,
+        "signal_required": thresholds,
         "events_per_mass": n,
         "seconds": result.seconds,
     }
