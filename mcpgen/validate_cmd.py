@@ -27,10 +27,44 @@ def run_validate(card, out_dir, n_events: int | None = None, seed: int = 1) -> d
         sag = extra["sagitta"]
         payload["almost_unbent"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in sag.items()}
         files.update(_plot_sagitta(out, card, sag))
+    if "spectrum" in extra:
+        spec = extra["spectrum"]
+        payload["spectrum"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in spec.items()}
+        files.update(_plot_spectrum(out, spec))
     write_json_atomic(out / "validation.json", payload)
     (out / "validation.txt").write_text(table + "\n")
     files["txt"] = str(out / "validation.txt")
     return {"table": table, "files": files, **payload}
+
+
+def _plot_spectrum(out: Path, spec: dict) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    edges = spec["edges_gev"]
+    centres = np.sqrt(edges[1:] * edges[:-1])
+    width = np.diff(edges)
+    fig, (ax, rx) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.stairs(
+        spec["analytic_fb"] / width, edges, color="tab:red", label="quadrature of W(x, θ) σ_νν̄(s′) (physics.md §5)"
+    )
+    ax.errorbar(centres, spec["mc_fb"] / width, spec["mc_err_fb"] / width, fmt="k.", label="MC (generator)")
+    ax.set_yscale("log")
+    ax.set_ylabel("dσ/dE_γ [fb/GeV]")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{spec['label']}: photon spectrum inside the generation cuts", fontsize=9)
+    pull = (spec["mc_fb"] - spec["analytic_fb"]) / np.where(spec["mc_err_fb"] > 0, spec["mc_err_fb"], 1)
+    rx.bar(centres, pull, width=width * 0.8, color="tab:gray")
+    rx.axhline(0, color="k", lw=0.8)
+    rx.set_ylabel("pull")
+    rx.set_xlabel("E_γ (CM) [GeV]")
+    rx.set_xscale("log")
+    fig.tight_layout()
+    fig.savefig(out / "spectrum.png", dpi=120)
+    plt.close(fig)
+    return {"spectrum_png": str(out / "spectrum.png")}
 
 
 def _plot_sagitta(out: Path, card, sag: dict) -> dict:

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 from conftest import CARDS, ROOT
+from scipy import stats
 
 from mcpgen import load_card
 from mcpgen.validate_cmd import run_validate
@@ -55,3 +57,8 @@ def test_validate_cli_monophoton(tmp_path):
     assert len(nunu) == 2 and all(abs(r["pull"]) < 3 for r in nunu)
     ggg = [r for r in rows if "ggg" in r["quantity"]]
     assert ggg and ggg[0]["mc"] == 0.0
+    spec = json.loads((tmp_path / "validation.json").read_text())["spectrum"]
+    mc, err, ana = (np.asarray(spec[k]) for k in ("mc_fb", "mc_err_fb", "analytic_fb"))
+    chi2 = float(np.sum(((mc - ana) / err) ** 2))
+    assert stats.chi2.sf(chi2, len(mc)) > 1e-3, chi2
+    assert (tmp_path / "spectrum.png").stat().st_size > 10_000
