@@ -158,8 +158,7 @@ def bethe_log(beta: npt.ArrayLike, mass_gev: npt.ArrayLike, material: Material |
         return _ret(0.5 * np.log(arg))
 
 
-def beta_at_bethe_log(value: npt.ArrayLike, mass_gev: npt.ArrayLike,
-                      material: Material | str):
+def beta_at_bethe_log(value: npt.ArrayLike, mass_gev: npt.ArrayLike, material: Material | str):
     """beta at which :func:`bethe_log` equals ``value`` (vectorised bisection in ln beta).
 
     L(beta) is strictly increasing, so the root is unique; it is solved with the full T_max of
@@ -313,8 +312,7 @@ def validity_range(model: str, material: Material | str, mass_gev: npt.ArrayLike
     return _ret(lo), _ret(hi)
 
 
-def out_of_validity(beta: npt.ArrayLike, model: str, material: Material | str,
-                    mass_gev: npt.ArrayLike):
+def out_of_validity(beta: npt.ArrayLike, model: str, material: Material | str, mass_gev: npt.ArrayLike):
     """True where beta is outside :func:`validity_range` (also for nan or beta not in (0, 1))."""
     lo, hi = validity_range(model, material, mass_gev)
     b = _f(beta)
@@ -362,8 +360,7 @@ def sample_delta_energy(
 
 
 # ---------------------------------------------------------------------------- velocity floors
-def beta_floor_ionization(mass_gev: npt.ArrayLike, i_min_gev_per_cm: npt.ArrayLike,
-                          l_min_cm: npt.ArrayLike):
+def beta_floor_ionization(mass_gev: npt.ArrayLike, i_min_gev_per_cm: npt.ArrayLike, l_min_cm: npt.ArrayLike):
     """beta at which the kinetic energy m (gamma - 1) equals I_min * L_min (G section 4, eqs. 7-8).
 
     A particle depositing at least I_min [GeV/cm] over L_min [cm] needs T >= I_min L_min; exact:

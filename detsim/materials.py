@@ -145,35 +145,27 @@ def _make(
 _TABLE: tuple[Material, ...] = (
     # --- gases (20 degC, 1 atm) ---------------------------------------------------------------
     # G section 3 / physics.md section 7: Z = 26, A = 44.1, I = 11 eV, rho = 1.864e-3.
-    _make("propane", 1.864e-3, 26.0 / 44.1, 11.0, 45.37,
-          w_ev=23.7, n_p=69.0, e_i_ev=10.95, phase="gas"),
+    _make("propane", 1.864e-3, 26.0 / 44.1, 11.0, 45.37, w_ev=23.7, n_p=69.0, e_i_ev=10.95, phase="gas"),
     # PDG / NIST (Geant4 G4_PROPANE): I = 47.1 eV.
-    _make("propane_pdg", 1.87939e-3, 0.58962, 47.1, 45.37,
-          w_ev=23.7, n_p=69.0, e_i_ev=10.95, phase="gas"),
+    _make("propane_pdg", 1.87939e-3, 0.58962, 47.1, 45.37, w_ev=23.7, n_p=69.0, e_i_ev=10.95, phase="gas"),
     # PDG table 35.5: iC4H10 rho = 2.49 mg/cm3, E_I = 10.6 eV, W = 26 eV, n_p = 90/cm;
     # I and X0 of butane (PDG), Z/A = 34/58.12.
-    _make("isobutane", 2.49e-3, 34.0 / 58.122, 48.3, 45.23,
-          w_ev=26.0, n_p=90.0, e_i_ev=10.6, phase="gas"),
+    _make("isobutane", 2.49e-3, 34.0 / 58.122, 48.3, 45.23, w_ev=26.0, n_p=90.0, e_i_ev=10.6, phase="gas"),
     # PDG: rho = 1.66322e-4, <Z/A> = 0.49967, I = 41.8 eV, X0 = 94.32 g/cm2;
     # table 35.5: E_I = 24.6 eV, W = 41.3 eV, n_p = 3.5/cm (5.9/cm in older compilations).
-    _make("helium", 1.66322e-4, 0.49967, 41.8, 94.32,
-          w_ev=41.3, n_p=3.5, e_i_ev=24.6, phase="gas"),
+    _make("helium", 1.66322e-4, 0.49967, 41.8, 94.32, w_ev=41.3, n_p=3.5, e_i_ev=24.6, phase="gas"),
     # PDG: rho = 1.66201e-3, <Z/A> = 0.45059, I = 188 eV, X0 = 19.55 g/cm2;
     # table 35.5: E_I = 15.7 eV, W = 26 eV, n_p = 25/cm.
-    _make("argon", 1.66201e-3, 0.45059, 188.0, 19.55,
-          w_ev=26.0, n_p=25.0, e_i_ev=15.7, phase="gas"),
+    _make("argon", 1.66201e-3, 0.45059, 188.0, 19.55, w_ev=26.0, n_p=25.0, e_i_ev=15.7, phase="gas"),
     # PDG: rho = 6.67151e-4, <Z/A> = 0.62334, I = 41.7 eV, X0 = 46.47 g/cm2;
     # table 35.5: E_I = 12.6 eV, W = 30 eV, n_p = 28/cm.
-    _make("methane", 6.67151e-4, 0.62334, 41.7, 46.47,
-          w_ev=30.0, n_p=28.0, e_i_ev=12.6, phase="gas"),
+    _make("methane", 6.67151e-4, 0.62334, 41.7, 46.47, w_ev=30.0, n_p=28.0, e_i_ev=12.6, phase="gas"),
     # PDG: rho = 1.25324e-3, <Z/A> = 0.59861, I = 45.4 eV, X0 = 45.66 g/cm2;
     # table 35.5: E_I = 11.5 eV, W = 26 eV, n_p = 48/cm.
-    _make("ethane", 1.25324e-3, 0.59861, 45.4, 45.66,
-          w_ev=26.0, n_p=48.0, e_i_ev=11.5, phase="gas"),
+    _make("ethane", 1.25324e-3, 0.59861, 45.4, 45.66, w_ev=26.0, n_p=48.0, e_i_ev=11.5, phase="gas"),
     # PDG: rho = 1.84212e-3, <Z/A> = 0.49989, I = 85.0 eV, X0 = 36.20 g/cm2;
     # table 35.5: E_I = 13.8 eV, W = 34 eV, n_p = 35/cm.
-    _make("co2", 1.84212e-3, 0.49989, 85.0, 36.20,
-          w_ev=34.0, n_p=35.0, e_i_ev=13.8, phase="gas"),
+    _make("co2", 1.84212e-3, 0.49989, 85.0, 36.20, w_ev=34.0, n_p=35.0, e_i_ev=13.8, phase="gas"),
     # --- solids ---------------------------------------------------------------------------------
     # PDG: Be rho = 1.848, <Z/A> = 0.44384, I = 63.7 eV, X0 = 65.19 g/cm2 (35.28 cm).
     _make("beryllium", 1.848, 0.44384, 63.7, 65.19),
@@ -227,8 +219,7 @@ def material(name: str | Material) -> Material:
         return MATERIALS[key]
     except KeyError:
         raise ValueError(
-            f"unknown material {name!r}; allowed: {', '.join(MATERIALS)} "
-            f"(aliases: {', '.join(ALIASES)})"
+            f"unknown material {name!r}; allowed: {', '.join(MATERIALS)} (aliases: {', '.join(ALIASES)})"
         ) from None
 
 
@@ -278,13 +269,9 @@ def gas_mixture(
         try:
             mat = material(key)
         except ValueError:
-            raise ValueError(
-                f"unknown gas {key!r} in mixture; allowed: {', '.join(gases)}"
-            ) from None
+            raise ValueError(f"unknown gas {key!r} in mixture; allowed: {', '.join(gases)}") from None
         if mat.phase != "gas":
-            raise ValueError(
-                f"{key!r} is not a gas and cannot enter gas_mixture; allowed: {', '.join(gases)}"
-            )
+            raise ValueError(f"{key!r} is not a gas and cannot enter gas_mixture; allowed: {', '.join(gases)}")
         f = float(frac)
         if not (math.isfinite(f) and f >= 0):
             raise ValueError(f"fraction of {key!r} must be finite and >= 0, got {frac}")
@@ -293,8 +280,7 @@ def gas_mixture(
     total = math.fsum(fracs)
     if abs(total - 1.0) > 1e-6:
         raise ValueError(
-            f"{by} fractions must sum to 1, got {total:.6g} "
-            f"({', '.join(f'{k}={v}' for k, v in components.items())})"
+            f"{by} fractions must sum to 1, got {total:.6g} ({', '.join(f'{k}={v}' for k, v in components.items())})"
         )
     fracs = [f / total for f in fracs]
     if by == "volume":
@@ -309,23 +295,17 @@ def gas_mixture(
     z_over_a = math.fsum(wi * m.z_over_a for wi, m in zip(w, mats, strict=True))
     # electron (= energy-loss) fractions
     elec = [wi * m.z_over_a / z_over_a for wi, m in zip(w, mats, strict=True)]
-    ln_i = math.fsum(
-        fi * math.log(m.mean_excitation_gev) for fi, m in zip(elec, mats, strict=True)
-    )
+    ln_i = math.fsum(fi * math.log(m.mean_excitation_gev) for fi, m in zip(elec, mats, strict=True))
 
     w_value = None
     if all(m.w_value_gev is not None for m in mats):
         w_value = 1.0 / math.fsum(fi / m.w_value_gev for fi, m in zip(elec, mats, strict=True))
     n_p = None
     if all(m.primary_clusters_per_cm is not None for m in mats):
-        n_p = pressure_atm * math.fsum(
-            xi * m.primary_clusters_per_cm for xi, m in zip(x, mats, strict=True)
-        )
+        n_p = pressure_atm * math.fsum(xi * m.primary_clusters_per_cm for xi, m in zip(x, mats, strict=True))
     x0_cm = None
     if all(m.radiation_length_cm is not None for m in mats):
-        inv = math.fsum(
-            wi / (m.radiation_length_cm * m.density_g_cm3) for wi, m in zip(w, mats, strict=True)
-        )
+        inv = math.fsum(wi / (m.radiation_length_cm * m.density_g_cm3) for wi, m in zip(w, mats, strict=True))
         x0_cm = 1.0 / inv / (rho1 * pressure_atm)
     e_i = None
     if all(m.ionization_energy_gev is not None for m in mats):
@@ -351,4 +331,3 @@ def gas_mixture(
         ionization_energy_gev=e_i,
         phase="gas",
     )
-

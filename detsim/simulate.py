@@ -96,8 +96,14 @@ def random_trigger(tracker: Tracker, n_events: int, source, chunk: int = 200_000
         hits = noise_hits(tracker, chunk_source, n, STAGE_RANDOM_TRIGGER)
         order = np.argsort(hits["hit_event"], kind="stable")
         pairs = find_pairs(
-            hits["hit_event"][order], hits["hit_r"][order], hits["hit_phi"][order], n, tracker.road_half_bin_rad,
-            tracker.finder_min_hits, tracker.outer_radius_cm, tracker.circle_min_radius_cm,
+            hits["hit_event"][order],
+            hits["hit_r"][order],
+            hits["hit_phi"][order],
+            n,
+            tracker.road_half_bin_rad,
+            tracker.finder_min_hits,
+            tracker.outer_radius_cm,
+            tracker.circle_min_radius_cm,
         )
         n_line += int(pairs["found_line"].sum())
         n_circle += int(pairs["found_circle"].sum())

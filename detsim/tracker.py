@@ -303,6 +303,11 @@ def _pair_rows(u, n):
     return [np.concatenate([u[2 * i], u[2 * i + 1]]) for i in range(4)]
 
 
+#: MCPs whose estimated energy loss over the whole gas path stays below this fraction of their
+#: kinetic energy take the fast path (constant velocity; error on the hit rates < this fraction).
+FAST_PATH_MAX_LOSS = 0.01
+
+
 def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = None) -> dict:
     """Propagate the chi and chibar of ``events`` through ``tracker``; return hit and MCP arrays.
 
@@ -313,18 +318,19 @@ def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = Non
     3 both) and per MCP (``status``, ``r_end``, ``n_delta``, ``n_hits``, ``beta``, ``beta_min``,
     ``out_of_validity``, ``path_gas``, ``sagitta``, ``radius_of_curvature``), MCP arrays of
     length 2n (chi then chibar).
+
+    In the gas, MCPs that lose less than :data:`FAST_PATH_MAX_LOSS` of their kinetic energy over
+    the whole tracker are moved layer by layer on their fixed helix at constant velocity (fast
+    path); the others are stepped with continuous energy loss (CSDA range tables). Both use the
+    same per-layer random numbers, so the choice does not change the random stream.
     """
     n = len(events)
     m = _make_state(events, n)
     field_t = tracker.field_t
     tables = tables if tables is not None else build_tables(tracker, m.eps, m.mass)
     beta0 = _beta_of(m.kinetic, m.mass)
-    rad0 = curvature_radius_cm(_momentum(m.kinetic, m.mass) * m.sin_theta, m.eps, field_t)
-    beta_min = beta0.copy()
-    invalid = np.zeros(2 * n, dtype=bool)
-    n_delta = np.zeros(2 * n, dtype=np.int32)
-    n_hits = np.zeros(2 * n, dtype=np.int32)
-    path_gas = np.zeros(2 * n)
+    acc = _Accumulators(n, beta0, tracker.n_layers)
+    acc.rad0 = curvature_radius_cm(_momentum(m.kinetic, m.mass) * m.sin_theta, m.eps, field_t)
 
     pipe = tracker.beam_pipe
     if pipe is not None:
@@ -332,80 +338,233 @@ def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = Non
         _, b_mid, reached = _cross_material(
             m, pipe.radius_cm + pipe.thickness_cm, tables["pipe"], tables["pipe_beta"], field_t, "stopped_pipe"
         )
-        invalid |= reached & (tables["pipe_beta"]("invalid", b_mid) > 0.5)
-        beta_min = np.where(reached, np.minimum(beta_min, b_mid), beta_min)
+        acc.invalid |= reached & (tables["pipe_beta"]("invalid", b_mid) > 0.5)
+        acc.beta_min = np.where(reached, np.minimum(acc.beta_min, b_mid), acc.beta_min)
     _advance_vacuum(m, tracker.inner_radius_cm, field_t)
 
-    edges = tracker.shell_edges_cm
-    radii = tracker.radii
-    gas_beta = tables["gas_beta"]
-    phi_at_layer = np.full((tracker.n_layers, 2 * n), np.nan, dtype=np.float32)
-    hits: list[dict] = []
-
+    fast = _fast_path_mask(m, tracker, tables["gas_beta"])
+    fp = _FastPath(m, np.flatnonzero(fast), tracker, tables["gas_beta"], acc)
+    slow_idx = np.flatnonzero(m.alive & ~fast)
+    ms = _subset(m, slow_idx)
     for k in range(tracker.n_layers):
         u = source((STAGE_DETSIM, 1, k), 4, n)
-        if m.alive.any():
-            u_ion = np.concatenate([u[0], u[1]])
-            u_delta = np.concatenate([u[2], u[3]])
-            r_start, phi_start, z_start, kin_start = m.radius.copy(), m.phi.copy(), m.z.copy(), m.kinetic.copy()
-            travelled, b_mid, reached = _cross_material(
-                m, edges[k + 1], tables["gas"], gas_beta, field_t, "stopped_gas"
-            )
-            out_z = reached & (np.abs(m.z) > tracker.half_length_cm)  # leaves through an endcap
-            _kill(m, out_z, "endcap")
-            active = reached & ~out_z & (travelled > 0)
-            idx = np.flatnonzero(active)
-            bm, trav = b_mid[idx], travelled[idx]
-            where = gas_beta.locate(bm)
-            invalid[idx] |= gas_beta.read("invalid", where) > 0.5
-            beta_min[idx] = np.minimum(beta_min[idx], bm)
-            path_gas[idx] += trav
-            mean_e = gas_beta.read("mean_e", where)
-            mu_c = gas_beta.read("dedx", where) * trav / tracker.gas.w_value_gev / mean_e
-            p_ion = prob_at_least(tracker.threshold_electrons, mu_c, mean_e)
-            ui = u_ion[idx]
-            ion = ui < p_ion
-            # the conditional uniform of the ionization draw is a fresh uniform (r-phi smear)
-            u_rphi = np.where(ion, ui / np.maximum(p_ion, 1e-300), (ui - p_ion) / np.maximum(1 - p_ion, 1e-300))
-            nd, u_z = poisson_from_uniform(u_delta[idx], gas_beta.read("delta_rate", where) * trav, conditional=True)
-            n_delta[idx] += nd
-            fired = ion | (nd > 0)
-            # true crossing of the sense wire (or the stopping point) for every MCP in the shell
-            r_hit = np.minimum(radii[k], m.radius[idx])
-            rad = curvature_radius_cm(_momentum(kin_start[idx], m.mass) * m.sin_theta[idx], m.eps, field_t)
-            a = np.nan_to_num(_half_turn(rad, r_hit) - _half_turn(rad, r_start[idx]))
-            straight = ~np.isfinite(rad)
-            phi_true = np.where(straight, phi_start[idx], phi_start[idx] - m.sign[idx] * a)
-            phi_at_layer[k, idx] = phi_true
-            sel = idx[fired]
-            r_hit, phi_true = r_hit[fired], phi_true[fired]
-            with np.errstate(invalid="ignore"):
-                arc = np.where(straight[fired], r_hit - r_start[sel], 2 * rad[fired] * a[fired])
-            z_true = z_start[sel] + arc * m.cot_theta[sel]
-            smear_rphi = ndtri(np.clip(u_rphi[fired], _U_EDGE, 1 - _U_EDGE))
-            smear_z = ndtri(np.clip(u_z[fired], _U_EDGE, 1 - _U_EDGE))
-            phi_meas = phi_true + tracker.resolution_rphi_cm / r_hit * smear_rphi
-            z_meas = z_true + tracker.resolution_z_cm * smear_z
-            n_hits[sel] += 1
-            mech = ion[fired].astype(np.int8) + 2 * (nd[fired] > 0).astype(np.int8)
-            hits.append(_hit_block(m.event[sel], k, r_hit, phi_meas, z_meas, m.which[sel], mech))
-
-    _kill(m, m.alive, "escaped")
-    hits.append(noise_hits(tracker, source, n))
-    hit = _concat_hits(hits, n)
+        u_ion = np.concatenate([u[0], u[1]])
+        u_delta = np.concatenate([u[2], u[3]])
+        fp.layer(k, u_ion, u_delta)
+        if ms.alive.any():
+            _slow_layer(ms, slow_idx, k, tracker, tables, u_ion, u_delta, acc)
+    fp.finish()
+    _kill(ms, ms.alive, "escaped")
+    status, r_end = m.status.copy(), m.radius.copy()
+    status[slow_idx], r_end[slow_idx] = ms.status, ms.radius
+    status[fp.idx], r_end[fp.idx] = fp.status, fp.r_end
+    acc.hits.append(noise_hits(tracker, source, n))
+    hit = _concat_hits(acc.hits, n)
     return {
         **hit,
-        "status": m.status,
-        "r_end": m.radius,
-        "n_delta": n_delta,
-        "n_hits": n_hits,
+        "status": status,
+        "r_end": r_end,
+        "n_delta": acc.n_delta,
+        "n_hits": acc.n_hits,
         "beta": beta0,
-        "beta_min": beta_min,
-        "out_of_validity": invalid,
-        "path_gas": path_gas,
-        "sagitta": _sagitta(phi_at_layer, radii),
-        "radius_of_curvature": rad0,
+        "beta_min": acc.beta_min,
+        "out_of_validity": acc.invalid,
+        "path_gas": acc.path_gas,
+        "sagitta": _sagitta(acc.phi_at_layer, tracker.radii),
+        "radius_of_curvature": acc.rad0,
     }
+
+
+class _Accumulators:
+    """Per-MCP results filled by both paths (global MCP indexing) and the hit blocks."""
+
+    def __init__(self, n, beta0, n_layers):
+        self.beta_min = beta0.copy()
+        self.invalid = np.zeros(2 * n, dtype=bool)
+        self.n_delta = np.zeros(2 * n, dtype=np.int32)
+        self.n_hits = np.zeros(2 * n, dtype=np.int32)
+        self.path_gas = np.zeros(2 * n)
+        self.phi_at_layer = np.full((n_layers, 2 * n), np.nan, dtype=np.float32)
+        self.hits: list[dict] = []
+        self.rad0 = None
+
+
+def _subset(m: _Mcp, idx) -> _Mcp:
+    return _Mcp(
+        event=m.event[idx],
+        which=m.which[idx],
+        mass=m.mass,
+        eps=m.eps,
+        kinetic=m.kinetic[idx],
+        sin_theta=m.sin_theta[idx],
+        cot_theta=m.cot_theta[idx],
+        sign=m.sign[idx],
+        phi=m.phi[idx],
+        radius=m.radius[idx],
+        z=m.z[idx],
+        alive=m.alive[idx].copy(),
+        status=m.status[idx].copy(),
+    )
+
+
+def _fast_path_mask(m: _Mcp, tracker: Tracker, gas_beta) -> np.ndarray:
+    """Alive MCPs whose loss over the longest possible gas path is < FAST_PATH_MAX_LOSS of T."""
+    beta = _beta_of(m.kinetic, m.mass)
+    longest = 1.1 * (tracker.outer_radius_cm - tracker.inner_radius_cm) / np.maximum(m.sin_theta, 1e-6)
+    loss = gas_beta("dedx", beta) * longest
+    return m.alive & (loss < FAST_PATH_MAX_LOSS * m.kinetic)
+
+
+def _rates(bm, tracker, gas_beta):
+    """Per-cm ionization-cluster and delta-electron means, mean cluster size, validity flag."""
+    where = gas_beta.locate(bm)
+    mean_e = gas_beta.read("mean_e", where)
+    clusters = gas_beta.read("dedx", where) / tracker.gas.w_value_gev / mean_e
+    return clusters, gas_beta.read("delta_rate", where), mean_e, gas_beta.read("invalid", where) > 0.5
+
+
+def _layer_hits(k, gidx, which, event, rates, trav, r_hit, phi_true, z_true, ui, ud, tracker, acc):
+    """Ionization and delta-electron hits of MCPs ``gidx`` (global indices) crossing shell k;
+    ``rates`` = :func:`_rates` at their velocity in the shell."""
+    clusters, delta_rate, mean_e, _ = rates
+    acc.path_gas[gidx] += trav
+    acc.phi_at_layer[k, gidx] = phi_true
+    p_ion = prob_at_least(tracker.threshold_electrons, clusters * trav, mean_e)
+    ion = ui < p_ion
+    # the conditional uniform of the ionization draw is a fresh uniform (r-phi smear)
+    u_rphi = np.where(ion, ui / np.maximum(p_ion, 1e-300), (ui - p_ion) / np.maximum(1 - p_ion, 1e-300))
+    nd, u_z = poisson_from_uniform(ud, delta_rate * trav, conditional=True)
+    acc.n_delta[gidx] += nd
+    fired = ion | (nd > 0)
+    sel = gidx[fired]
+    r = r_hit[fired]
+    phi_meas = phi_true[fired] + tracker.resolution_rphi_cm / r * ndtri(np.clip(u_rphi[fired], _U_EDGE, 1 - _U_EDGE))
+    z_meas = z_true[fired] + tracker.resolution_z_cm * ndtri(np.clip(u_z[fired], _U_EDGE, 1 - _U_EDGE))
+    acc.n_hits[sel] += 1
+    mech = ion[fired].astype(np.int8) + 2 * (nd[fired] > 0).astype(np.int8)
+    acc.hits.append(_hit_block(event[fired], k, r, phi_meas, z_meas, which[fired], mech))
+
+
+class _FastPath:
+    """Constant-velocity propagation on a fixed helix (MCPs with negligible energy loss)."""
+
+    def __init__(self, m: _Mcp, idx, tracker: Tracker, gas_beta, acc: _Accumulators):
+        self.idx, self.tracker, self.gas_beta, self.acc = idx, tracker, gas_beta, acc
+        self.event, self.which = m.event[idx], m.which[idx]
+        self.beta = _beta_of(m.kinetic[idx], m.mass)
+        self.rates = _rates(self.beta, tracker, gas_beta)
+        acc.invalid[idx] |= self.rates[3]
+        acc.beta_min[idx] = np.minimum(acc.beta_min[idx], self.beta)
+        self.rad = curvature_radius_cm(_momentum(m.kinetic[idx], m.mass) * m.sin_theta[idx], m.eps, tracker.field_t)
+        self.straight = ~np.isfinite(self.rad)
+        self.sin, self.cot, self.sign = m.sin_theta[idx], m.cot_theta[idx], m.sign[idx]
+        self.r_in = tracker.inner_radius_cm
+        self.phi_in, self.z_in = m.phi[idx], m.z[idx]
+        self.a_in = np.nan_to_num(_half_turn(self.rad, self.r_in))
+        self.a_prev = self.a_in.copy()
+        self.alive = np.ones(len(idx), dtype=bool)
+        self.status = np.full(len(idx), STATUS["inside"], dtype=np.int8)
+        self.r_end = np.full(len(idx), self.r_in)
+
+    def _offset(self, r):
+        """(transverse path from r_in, azimuth turned) to radius r; nan where the circle never gets there."""
+        a = _half_turn(self.rad, r)
+        with np.errstate(invalid="ignore"):
+            arc = np.where(self.straight, r - self.r_in, 2.0 * self.rad * (a - self.a_in))
+        return a, arc
+
+    def layer(self, k, u_ion, u_delta):
+        if not self.alive.any():
+            return
+        edges = self.tracker.shell_edges_cm
+        a_out, arc_out = self._offset(edges[k + 1])
+        curls = self.alive & ~self.straight & np.isnan(a_out)
+        self.status[curls] = STATUS["curled"]
+        self.alive &= ~curls
+        z_out = self.z_in + arc_out * self.cot
+        out_z = self.alive & (np.abs(z_out) > self.tracker.half_length_cm)
+        self.status[out_z] = STATUS["endcap"]
+        self.r_end[out_z] = edges[k + 1]
+        self.alive &= ~out_z
+        loc = np.flatnonzero(self.alive)
+        if loc.size == 0:
+            return
+        with np.errstate(invalid="ignore"):
+            path_xy = np.where(
+                self.straight[loc], edges[k + 1] - edges[k], 2.0 * self.rad[loc] * (a_out[loc] - self.a_prev[loc])
+            )
+        self.a_prev = np.where(self.alive, a_out, self.a_prev)
+        self.r_end[loc] = edges[k + 1]
+        trav = path_xy / self.sin[loc]
+        r_k = self.tracker.radii[k]
+        a_k, arc_k = self._offset(r_k)
+        phi_true = np.where(
+            self.straight[loc], self.phi_in[loc], self.phi_in[loc] - self.sign[loc] * (a_k[loc] - self.a_in[loc])
+        )
+        z_true = self.z_in[loc] + arc_k[loc] * self.cot[loc]
+        g = self.idx[loc]
+        rates = tuple(r[loc] for r in self.rates)
+        _layer_hits(
+            k,
+            g,
+            self.which[loc],
+            self.event[loc],
+            rates,
+            trav,
+            np.full(loc.size, r_k),
+            phi_true,
+            z_true,
+            u_ion[g],
+            u_delta[g],
+            self.tracker,
+            self.acc,
+        )
+
+    def finish(self):
+        self.status[self.alive] = STATUS["escaped"]
+        self.r_end[self.alive] = self.tracker.outer_radius_cm
+
+
+def _slow_layer(ms: _Mcp, gi, k, tracker: Tracker, tables: dict, u_ion, u_delta, acc: _Accumulators):
+    """One shell for the stepped MCPs (sub-state ``ms``; ``gi`` maps to global MCP indices)."""
+    edges, field_t = tracker.shell_edges_cm, tracker.field_t
+    r_start, phi_start, z_start, kin_start = ms.radius.copy(), ms.phi.copy(), ms.z.copy(), ms.kinetic.copy()
+    travelled, b_mid, reached = _cross_material(
+        ms, edges[k + 1], tables["gas"], tables["gas_beta"], field_t, "stopped_gas"
+    )
+    out_z = reached & (np.abs(ms.z) > tracker.half_length_cm)  # leaves through an endcap
+    _kill(ms, out_z, "endcap")
+    loc = np.flatnonzero(reached & ~out_z & (travelled > 0))
+    if loc.size == 0:
+        return
+    # true crossing of the sense wire (or the stopping point)
+    r_hit = np.minimum(tracker.radii[k], ms.radius[loc])
+    rad = curvature_radius_cm(_momentum(kin_start[loc], ms.mass) * ms.sin_theta[loc], ms.eps, field_t)
+    a = np.nan_to_num(_half_turn(rad, r_hit) - _half_turn(rad, r_start[loc]))
+    straight = ~np.isfinite(rad)
+    phi_true = np.where(straight, phi_start[loc], phi_start[loc] - ms.sign[loc] * a)
+    with np.errstate(invalid="ignore"):
+        arc = np.where(straight, r_hit - r_start[loc], 2 * rad * a)
+    z_true = z_start[loc] + arc * ms.cot_theta[loc]
+    g = gi[loc]
+    rates = _rates(b_mid[loc], tracker, tables["gas_beta"])
+    acc.invalid[g] |= rates[3]
+    acc.beta_min[g] = np.minimum(acc.beta_min[g], b_mid[loc])
+    _layer_hits(
+        k,
+        g,
+        ms.which[loc],
+        ms.event[loc],
+        rates,
+        travelled[loc],
+        r_hit,
+        phi_true,
+        z_true,
+        u_ion[g],
+        u_delta[g],
+        tracker,
+        acc,
+    )
 
 
 def build_tables(tracker: Tracker, eps: float, mass: float) -> dict:
