@@ -317,7 +317,7 @@ TRACKER_DEFAULTS = {
     "delta_t_min": "1 keV",
     "energy_loss": "bethe",
 }
-FINDER_DEFAULTS = {"tolerance_sigmas": 3.0, "min_hits": 4, "circle_min_radius": "1 m", "random_trigger_events": 100_000}
+FINDER_DEFAULTS = {"tolerance_sigmas": 3.0, "min_hits": 4, "circle_min_radius": "3 m", "random_trigger_events": 100_000}
 PAPER_DEFAULTS = {
     "i_min": "25 eV/cm",
     "l_min": "10 cm",
