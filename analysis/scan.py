@@ -203,7 +203,7 @@ def tracker_scan(card, grid: ScanGrid | None = None, points=None, n_events: int 
     expected = {m: [] for m in modes}
     for k, (beams, lumi, g) in enumerate(points):
         grids = {m: np.zeros((len(g.masses_gev), len(g.epsilons))) for m in modes}
-        for i, mass in enumerate(g.masses_gev):
+        for i, mass in enumerate(_progress(g.masses_gev, f"scan {beams.sqrt_s0_gev:.4g} GeV")):
             if 2 * mass >= beams.reach_gev():
                 continue
             proc = replace(card.process, beams=beams, mass_gev=float(mass), epsilon=EPS_REF)
@@ -292,7 +292,7 @@ def monophoton_scan(
     result = {m: {c: np.full(len(masses_gev), np.nan) for c in chains} for m in methods}
     signal_ref = {c: np.zeros(len(masses_gev)) for c in chains}
     mcp_spec = {"name": "chi_pair_gamma"}
-    for i, mass in enumerate(masses_gev):
+    for i, mass in enumerate(_progress(masses_gev, "scan masses")):
         sig_bins: dict = {c: {} for c in chains}
         for k, ds in enumerate(points):
             d2 = {**data, "mcp": {**data["mcp"], "mass": f"{mass} GeV", "epsilon": EPS_REF}}
@@ -341,6 +341,15 @@ def monophoton_scan(
         "best": best,
         "seconds": time.perf_counter() - started,
     }
+
+
+def _progress(items, desc):
+    """A progress bar on stderr for the mass loop (silent when stderr is not a terminal)."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="mass", file=sys.stderr, disable=None, leave=False)
 
 
 # --- output -----------------------------------------------------------------------------------

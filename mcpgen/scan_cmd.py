@@ -49,7 +49,7 @@ def run_scan(card: Card, out_dir, n_events: int | None = None, seed: int = 1) ->
         res = sc.monophoton_scan(
             card, grid.masses_gev, n_signal=n, n_background=int(spec.get("background_events", 200_000)), seed=seed
         )
-        payload = {"card": card.source, "channel": "monophoton", **res}
+        payload = {"card": card.source, "channel": "monophoton", **_provenance(card, seed), **res}
         edges = sc._edges(grid.masses_gev, log=spec["mass"].get("log", False))
         h1 = {f"eps_limit_{m}_{c}": (res["limits"][m][c], edges) for m in res["limits"] for c in res["chains"]}
         h1.update({f"eps_limit_{m}_best": (res["best"][m], edges) for m in res["best"]})
@@ -81,6 +81,7 @@ def run_scan(card: Card, out_dir, n_events: int | None = None, seed: int = 1) ->
     payload = {
         "card": card.source,
         "channel": "tracker",
+        **_provenance(card, seed),
         "points": [
             {"sqrt_s_gev": b.sqrt_s0_gev, "luminosity_pb_inv": lumi, "masses_gev": g.masses_gev, "epsilons": g.epsilons}
             for b, lumi, g in points
@@ -104,6 +105,13 @@ def run_scan(card: Card, out_dir, n_events: int | None = None, seed: int = 1) ->
         plot=lambda out, name: _plot_tracker(out, name, points, result.expected),
     )
     return {**payload, "files": files}
+
+
+def _provenance(card: Card, seed: int) -> dict:
+    """Seed, resolved card and package versions for every output file."""
+    from .pipeline import versions
+
+    return {"seed": seed, "card_resolved": card.data, "versions": versions()}
 
 
 def _save(fig, out: Path, name: str) -> dict:

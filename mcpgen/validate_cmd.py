@@ -21,7 +21,9 @@ def run_validate(card, out_dir, n_events: int | None = None, seed: int = 1) -> d
     else:
         rows, extra = validate_tracker_card(card, n_events or 200_000, seed)
     table = format_table(rows)
-    payload = {"card": card.source, "rows": [r.as_dict() for r in rows]}
+    from .scan_cmd import _provenance
+
+    payload = {"card": card.source, **_provenance(card, seed), "rows": [r.as_dict() for r in rows]}
     files = {"json": str(out / "validation.json")}
     if "sagitta" in extra:
         sag = extra["sagitta"]
@@ -32,9 +34,20 @@ def run_validate(card, out_dir, n_events: int | None = None, seed: int = 1) -> d
         payload["spectrum"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in spec.items()}
         files.update(_plot_spectrum(out, spec))
     write_json_atomic(out / "validation.json", payload)
-    (out / "validation.txt").write_text(table + "\n")
+    _write_text_atomic(out / "validation.txt", table + "\n")
     files["txt"] = str(out / "validation.txt")
     return {"table": table, "files": files, **payload}
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    from .output import _temporary
+
+    tmp = _temporary(path)
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _plot_spectrum(out: Path, spec: dict) -> dict:
