@@ -177,10 +177,20 @@ def build_monophoton(data: dict, source: str) -> MonophotonSetup:
     if experiment == "belle2":
         shifts = data.get("analysis", {}).get("belle2_regions", {})
         path = "analysis.belle2_regions"
-        low_shift = _q(shifts.get("low_mass_shift", "0 GeV"), "energy", f"{path}.low_mass_shift")
-        high_shift = _q(shifts.get("high_mass_shift", "0 GeV"), "energy", f"{path}.high_mass_shift")
-        low = sel.belle2_low_mass_polygon().shift_energy(low_shift)
-        high = sel.belle2_high_mass_polygon().shift_energy(high_shift)
+        polygons = {}
+        for name, default in (
+            ("low_mass", sel.belle2_low_mass_polygon()),
+            ("high_mass", sel.belle2_high_mass_polygon()),
+        ):
+            poly = default
+            if f"{name}_polygon" in shifts:
+                try:
+                    poly = sel.Polygon.from_degrees(shifts[f"{name}_polygon"], name=name)
+                except ValueError as exc:
+                    raise ValueError(f"field '{path}.{name}_polygon': {exc}") from None
+            shift = _q(shifts.get(f"{name}_shift", "0 GeV"), "energy", f"{path}.{name}_shift")
+            polygons[name] = poly.shift_energy(shift) if shift else poly
+        low, high = polygons["low_mass"], polygons["high_mass"]
         regions = {"low_mass": low, "high_mass": high}
     return MonophotonSetup(experiment, calorimeter, datasets, cos_theta_b, regions)
 

@@ -53,10 +53,17 @@ def run_scan(card: Card, out_dir, n_events: int | None = None, seed: int = 1) ->
         edges = sc._edges(grid.masses_gev, log=spec["mass"].get("log", False))
         h1 = {f"eps_limit_{m}_{c}": (res["limits"][m][c], edges) for m in res["limits"] for c in res["chains"]}
         h1.update({f"eps_limit_{m}_best": (res["best"][m], edges) for m in res["best"]})
+        eps_edges = sc._edges(grid.epsilons, log=True)
+        h2 = {
+            f"signal_events_{c}": (np.outer(res["signal_events_at_eps1"][c], grid.epsilons**2), edges, eps_edges)
+            for c in res["chains"]
+        }
+        payload["epsilons"] = grid.epsilons
         files = sc.write_scan(
             out_dir,
             card.data.get("name", "scan"),
             payload,
+            hist2d=h2,
             hist1d=h1,
             plot=lambda out, name: _plot_monophoton(out, name, res),
         )
