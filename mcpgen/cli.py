@@ -141,6 +141,8 @@ def scan_command(card_path, out_dir, n_text, seed_text, overrides):
         result = run_scan(card, out_dir, n, _parse_seed(seed_text) or 0)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"cannot write output to {out_dir!r}: {exc.strerror or exc}.") from None
     if result["channel"] == "tracker":
         for mode, reach in result["eps_reach_3_events"].items():
             best = [np.nanmin(r) if np.any(np.isfinite(r)) else float("nan") for r in reach]
@@ -169,6 +171,8 @@ def validate_command(card_path, out_dir, n_text, overrides):
         result = run_validate(card, out_dir, parse_count(n_text) if n_text else None)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"cannot write output to {out_dir!r}: {exc.strerror or exc}.") from None
     click.echo(result["table"])
     if "almost_unbent" in result:
         frac = result["almost_unbent"]["fraction_bent_beyond_3_sigma"]
@@ -191,6 +195,8 @@ def figure_command(name, out_dir, n_text):
         files = make_figure(name, out_dir, parse_count(n_text) if n_text else None)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"cannot write output to {out_dir!r}: {exc.strerror or exc}.") from None
     click.echo(f"figure {name}: {files}")
 
 

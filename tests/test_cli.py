@@ -106,3 +106,21 @@ def test_events_readable_as_vectors(tmp_path):
         arrays = f["events"].arrays(["chi_px", "chi_py", "chi_pz", "chi_E"])
     chi = vector.zip({"px": arrays.chi_px, "py": arrays.chi_py, "pz": arrays.chi_pz, "E": arrays.chi_E})
     np.testing.assert_allclose(ak.to_numpy(chi.mass), 1.5, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["scan", "--card", "cards/stcf_dc_3gev.yaml"], "has no 'scan' section"),
+        (["scan", "--card", "cards/sct_3gev.yaml", "--set", "scan.mass.from=abc"], "field 'scan.mass.from' = 'abc'"),
+        (["scan", "--card", "cards/sct_3gev.yaml", "--out", "/proc/mcpgen-no"], "cannot write output"),
+        (["figure", "zz"], "unknown figure 'zz'; allowed: g1"),
+        (["validate", "--card", "nope.yaml"], "nope.yaml not found"),
+        (["scan", "--card", "cards/sct_3gev.yaml", "-n", "0"], "must be at least 1"),
+    ],
+)
+def test_subcommand_errors_are_one_line(args, fragment):
+    result = mcpgen(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert fragment in result.stderr
