@@ -4,7 +4,7 @@
 (:mod:`detsim.finder`) and the paper-faithful criteria (:mod:`detsim.paper`) on a chunk of
 generator events and returns one record per event:
 
-``hit`` (jagged: layer, x, y, z [cm], phi, source 0 noise / 1 chi / 2 chibar, mech 0 noise /
+``hit`` (jagged: layer, x, y, z [cm], source 0 noise / 1 chi / 2 chibar, mech 0 noise /
 1 ionization / 2 delta / 3 both), ``n_hits``, ``found_line``, ``found_circle``, ``hits_line``,
 ``hits_circle``, ``paper_ionization``, ``paper_delta``, and per MCP (``chi_*``, ``chibar_*``):
 ``status`` (see :data:`detsim.tracker.STATUS`), ``r_end`` [cm], ``n_hits``, ``n_delta``,
@@ -61,11 +61,10 @@ def simulate(events, tracker: Tracker, source=None, tables: dict | None = None) 
     counts = np.bincount(out["hit_event"], minlength=n)
     hit = ak.zip(
         {
-            "layer": out["hit_layer"],
+            "layer": out["hit_layer"].astype(np.int8 if tracker.n_layers < 128 else np.int16),
             "x": out["hit_x"].astype(np.float32),
             "y": out["hit_y"].astype(np.float32),
             "z": out["hit_z"].astype(np.float32),
-            "phi": out["hit_phi"].astype(np.float32),
             "source": out["hit_source"],
             "mech": out["hit_mech"],
         }
