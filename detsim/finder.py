@@ -23,6 +23,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import poisson
 
+from . import _kernels
+
+#: Use the compiled per-event finder (numba) when available; False forces the numpy reference.
+USE_COMPILED_KERNEL = True
+
 _DENSE_CELLS = 4_000_000  # (event, half-bin) cells histogrammed at once
 
 __all__ = ["find_roads", "find_pairs", "curvature_grid", "fake_rate_analytic", "n_half_bins"]
@@ -45,6 +50,16 @@ def find_roads(hit_event, hit_r, hit_phi, n_events: int, half_bin_rad: float, mi
     if len(hit_event) == 0:
         return found, best
     n_h = n_half_bins(half_bin_rad)
+    if _kernels.HAVE_NUMBA and USE_COMPILED_KERNEL:
+        events = np.asarray(hit_event, dtype=np.int64)
+        order = None if np.all(events[1:] >= events[:-1]) else np.argsort(events, kind="stable")
+        r = np.asarray(hit_r, dtype=float)
+        phi = np.asarray(hit_phi, dtype=float)
+        if order is not None:
+            events, r, phi = events[order], r[order], phi[order]
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(events, minlength=n_events))])
+        _kernels.roads_per_event(offsets, r, phi, n_h, min_hits, float(kappa), found, best)
+        return found, best
     width = 2 * np.pi / n_h
     shift = np.arcsin(np.clip(0.5 * kappa * hit_r, -1.0, 1.0)) if kappa else 0.0
     fwd = (np.mod(hit_phi - shift, 2 * np.pi) // width).astype(np.int64) % n_h
@@ -107,9 +122,24 @@ def find_pairs(
     line, line_best = find_roads(ev, r, phi, n_events, half_bin_rad, min_hits)
     circle, circle_best = line.copy(), line_best.copy()
     # curved roads only for events with enough hits that the line missed
+    kappas = curvature_grid(half_bin_rad, outer_radius_cm, circle_min_radius_cm)
+    if _kernels.HAVE_NUMBA and USE_COMPILED_KERNEL and len(ev):
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(ev, minlength=n_events))])
+        _kernels.circle_scan(
+            offsets,
+            np.asarray(r, float),
+            np.asarray(phi, float),
+            n_half_bins(half_bin_rad),
+            min_hits,
+            kappas,
+            line,
+            circle,
+            circle_best,
+        )
+        return {"found_line": line, "found_circle": circle, "hits_line": line_best, "hits_circle": circle_best}
     todo = ~line[ev]
     ids, r2, phi2 = ev[todo], r[todo], phi[todo]
-    for kappa in curvature_grid(half_bin_rad, outer_radius_cm, circle_min_radius_cm):
+    for kappa in kappas:
         if len(ids) == 0:
             break
         if kappa == 0:

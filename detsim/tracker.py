@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import poisson
 
+from . import _kernels
 from .eloss import (
     K_GEV_CM2_PER_MOL,
     M_E_GEV,
@@ -303,6 +304,9 @@ def _pair_rows(u, n):
     return [np.concatenate([u[2 * i], u[2 * i + 1]]) for i in range(4)]
 
 
+#: Use the compiled fast-path kernel (numba) when available; False forces the numpy reference.
+USE_COMPILED_KERNEL = True
+
 #: MCPs whose estimated energy loss over the whole gas path stays below this fraction of their
 #: kinetic energy take the fast path (constant velocity; error on the hit rates < this fraction).
 FAST_PATH_MAX_LOSS = 0.01
@@ -465,6 +469,58 @@ class _FastPath:
         self.alive = np.ones(len(idx), dtype=bool)
         self.status = np.full(len(idx), STATUS["inside"], dtype=np.int8)
         self.r_end = np.full(len(idx), self.r_in)
+        self.use_kernel = _kernels.HAVE_NUMBA and tracker.threshold_electrons == 1 and USE_COMPILED_KERNEL
+        if self.use_kernel:
+            self.buf = _kernels.buffers(len(idx))
+            self.rad_k = np.where(self.straight, 1.0, self.rad)
+            self.sign_f = self.sign.astype(float)
+
+    def _layer_compiled(self, k, u_ion, u_delta):
+        """:meth:`layer` through the numba kernel (identical formulas and random numbers)."""
+        t, acc, b = self.tracker, self.acc, self.buf
+        edges = t.shell_edges_cm
+        n_out = _kernels.fast_layer(
+            k,
+            edges[k],
+            edges[k + 1],
+            t.radii[k],
+            self.r_in,
+            t.half_length_cm,
+            self.alive,
+            self.status,
+            self.r_end,
+            self.a_prev,
+            self.rad_k,
+            self.straight,
+            self.sin,
+            self.cot,
+            self.sign_f,
+            self.phi_in,
+            self.z_in,
+            self.a_in,
+            self.rates[0],
+            self.rates[1],
+            self.idx,
+            u_ion,
+            u_delta,
+            acc.path_gas,
+            acc.n_delta,
+            acc.n_hits,
+            acc.phi_at_layer,
+            b["local"],
+            b["phi"],
+            b["z"],
+            b["mech"],
+            b["u_rphi"],
+            b["u_z"],
+        )
+        if n_out == 0:
+            return
+        loc = b["local"][:n_out]
+        r_k = t.radii[k]
+        phi = b["phi"][:n_out] + t.resolution_rphi_cm / r_k * ndtri(np.clip(b["u_rphi"][:n_out], _U_EDGE, 1 - _U_EDGE))
+        z = b["z"][:n_out] + t.resolution_z_cm * ndtri(np.clip(b["u_z"][:n_out], _U_EDGE, 1 - _U_EDGE))
+        acc.hits.append(_hit_block(self.event[loc], k, r_k, phi, z, self.which[loc], b["mech"][:n_out].copy()))
 
     def _offset(self, r):
         """(transverse path from r_in, azimuth turned) to radius r; nan where the circle never gets there."""
@@ -475,6 +531,9 @@ class _FastPath:
 
     def layer(self, k, u_ion, u_delta):
         if not self.alive.any():
+            return
+        if self.use_kernel:
+            self._layer_compiled(k, u_ion, u_delta)
             return
         edges = self.tracker.shell_edges_cm
         a_out, arc_out = self._offset(edges[k + 1])
@@ -648,21 +707,26 @@ def _unique_runs(block):
 
 
 def _concat_hits(blocks, n_events):
-    """Hits grouped by event (in block order within an event) without a global sort."""
+    """Hits grouped by event (in block order within an event) without a global sort: each piece
+    of unique events gets its destinations from per-event offsets, then every field is
+    concatenated and scattered once."""
     pieces = [piece for block in blocks for piece in _unique_runs(block)]
-    counts = np.zeros(n_events, dtype=np.int64)
-    for piece in pieces:
-        counts[piece["hit_event"]] += 1
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    total = int(counts.sum())
-    out = {k: np.empty(total, dtype=d) for k, d in zip(_HIT_NAMES, _HIT_DTYPES, strict=True)}
-    filled = offsets.copy()
-    for piece in pieces:
-        ev = piece["hit_event"]
-        dest = filled[ev]
-        for k in _HIT_NAMES:
-            out[k][dest] = piece[k]
-        filled[ev] += 1
+    if not pieces:
+        out = {k: np.empty(0, dtype=d) for k, d in zip(_HIT_NAMES, _HIT_DTYPES, strict=True)}
+    else:
+        events = [piece["hit_event"] for piece in pieces]
+        counts = np.bincount(np.concatenate(events), minlength=n_events)
+        filled = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        dests = []
+        for ev in events:
+            dests.append(filled[ev])
+            filled[ev] += 1
+        dest = np.concatenate(dests)
+        out = {}
+        for k, d in zip(_HIT_NAMES, _HIT_DTYPES, strict=True):
+            column = np.empty(len(dest), dtype=d)
+            column[dest] = np.concatenate([piece[k] for piece in pieces])
+            out[k] = column
     out["hit_x"] = out["hit_r"] * np.cos(out["hit_phi"])
     out["hit_y"] = out["hit_r"] * np.sin(out["hit_phi"])
     return out
