@@ -1,10 +1,9 @@
-"""Compiled (numba) kernel of the tracker's fast path: one layer for all fast MCPs in one loop.
+"""Compiled (numba) kernels of the tracker and the finder.
 
-It does exactly what the numpy code of :class:`detsim.tracker._FastPath` does for a
-one-electron threshold (same formulas, same random numbers, same order of hits): helix geometry
-to the shell's outer edge (curling, endcap), path in the shell, P(>= 1 ionization cluster)
-= 1 - exp(-mu), Poisson delta-electrons by inverse CDF, and the conditional uniforms reused for
-the r-phi and z smearing. The numpy version is kept as the reference (tests compare them).
+Each does what a numpy function of :mod:`detsim.tracker` / :mod:`detsim.finder` does (same
+formulas, same random numbers, same order of hits) in one loop without temporaries: the
+stepping of MCPs through a gas shell with hits (one-electron threshold), and the road finder
+per event. The numpy versions are kept as the reference (tests compare them).
 """
 
 from __future__ import annotations
@@ -27,33 +26,63 @@ except ImportError:  # pragma: no cover - numba is a dependency; keep working wi
         return wrap
 
 
-__all__ = ["HAVE_NUMBA", "fast_layer"]
+__all__ = ["HAVE_NUMBA", "stepped_layer", "roads_per_event", "circle_scan", "buffers"]
 
 CURLED, ENDCAP = 4, 3
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _locate(lo, step, size, beta):  # pragma: no cover - compiled
+    """:meth:`detsim.tracker.BetaTable.locate` at one beta (same arithmetic)."""
+    x = (math.log(max(beta, 1e-300)) - lo) / step
+    x = min(max(x, 0.0), size - 1.000001)
+    i = int(x)
+    return i, x - i
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _read(values, i, f):  # pragma: no cover - compiled
+    return values[i] * (1.0 - f) + values[i + 1] * f
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _beta(kinetic, mass):  # pragma: no cover - compiled
+    return math.sqrt(max(kinetic * (kinetic + 2.0 * mass), 0.0)) / (kinetic + mass)
+
+
 @njit(cache=True, nogil=True)
-def fast_layer(
+def stepped_layer(
     k,
-    r_a,
     r_b,
     r_k,
-    r_in,
     half_length,
+    mass,
+    abs_eps,
+    abs_field,
+    w_value,
     alive,
     status,
-    r_end,
-    a_prev,
-    rad,
-    straight,
+    kinetic,
+    phi,
+    z,
+    radius,
     sin_t,
     cot_t,
     sign,
-    phi_in,
-    z_in,
-    a_in,
-    clusters,
-    delta_rate,
+    frozen,
+    a_prev,
+    f_rad,
+    f_beta,
+    f_clusters,
+    f_delta,
+    f_invalid,
+    t_dedx,
+    t_delta,
+    t_mean_e,
+    t_invalid,
+    lo,
+    step,
+    size,
     gidx,
     u_ion,
     u_delta,
@@ -61,6 +90,8 @@ def fast_layer(
     n_delta,
     n_hits,
     phi_at_layer,
+    invalid,
+    beta_min,
     out_local,
     out_phi,
     out_z,
@@ -68,53 +99,95 @@ def fast_layer(
     out_u_rphi,
     out_u_z,
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
-    """Advance the fast MCPs through shell k; fill the hit buffers; return the number of hits."""
+    """One gas shell for MCPs whose loss per shell stays small: the numpy stepping of
+    :func:`detsim.tracker._slow_layer` (helix with the current momentum, midpoint-rule energy
+    loss, endcap, hits) in one loop. Returns the number of hits written to the buffers."""
     n_out = 0
     for i in range(alive.shape[0]):
         if not alive[i]:
             continue
-        if straight[i]:
-            a_out = 0.0
-            arc_out = r_b - r_in
+        kin = kinetic[i]
+        r_a = radius[i]
+        if frozen[i]:  # constant velocity: momentum, radius and rates fixed at the gas entry
+            rad = f_rad[i]
+            straight = not rad > 0.0
         else:
-            x = r_b / (2.0 * rad[i])
-            if x > 1.0:
-                status[i] = CURLED
+            p = math.sqrt(max(kin * (kin + 2.0 * mass), 0.0))
+            straight = abs_eps == 0.0 or abs_field == 0.0 or p * sin_t[i] == 0.0
+            rad = 0.0 if straight else 100.0 * p * sin_t[i] / (0.299792458 * abs_eps * abs_field)
+        if straight:
+            a_a = 0.0
+            path_xy = r_b - r_a
+            dphi = 0.0
+        else:
+            xb = r_b / (2.0 * rad)
+            if xb > 1.0:
+                status[i] = 4  # curled
                 alive[i] = False
                 continue
-            a_out = math.asin(x)
-            arc_out = 2.0 * rad[i] * (a_out - a_in[i])
-        if abs(z_in[i] + arc_out * cot_t[i]) > half_length:
-            status[i] = ENDCAP
-            r_end[i] = r_b
+            if frozen[i] and a_prev[i] == a_prev[i]:
+                a_a = a_prev[i]  # constant radius: asin(r_a/2R) from the previous shell
+            else:
+                a_a = math.asin(min(r_a / (2.0 * rad), 1.0))
+            a_b = math.asin(xb)
+            a_prev[i] = a_b
+            path_xy = 2.0 * rad * (a_b - a_a)
+            dphi = sign[i] * (a_b - a_a)
+        path = path_xy / sin_t[i]
+        if frozen[i]:
+            b_mid = f_beta[i]
+            k_end = kin
+        else:
+            i0, f0 = _locate(lo, step, size, p / (kin + mass))
+            k_half = max(kin - 0.5 * _read(t_dedx, i0, f0) * path, 0.0)
+            b_mid = _beta(k_half, mass)
+            im, fm = _locate(lo, step, size, b_mid)
+            k_end = kin - _read(t_dedx, im, fm) * path
+        phi_a, z_a = phi[i], z[i]
+        kinetic[i] = max(k_end, 0.0)
+        phi[i] = phi_a - dphi
+        z[i] = z_a + path_xy * cot_t[i]
+        radius[i] = r_b
+        if not k_end > 0.0:
+            status[i] = 2  # stopped in the gas (not expected for this class)
             alive[i] = False
             continue
-        if straight[i]:
-            path_xy = r_b - r_a
-        else:
-            path_xy = 2.0 * rad[i] * (a_out - a_prev[i])
-        a_prev[i] = a_out
-        r_end[i] = r_b
-        trav = path_xy / sin_t[i]
+        if abs(z[i]) > half_length:
+            status[i] = 3  # endcap
+            alive[i] = False
+            continue
+        if path <= 0.0:
+            continue
         g = gidx[i]
-        path_gas[g] += trav
-        if straight[i]:
-            phi_t = phi_in[i]
-            arc_k = r_k - r_in
+        if straight:
+            phi_t = phi_a
+            arc = r_k - r_a
         else:
-            a_k = math.asin(r_k / (2.0 * rad[i]))
-            phi_t = phi_in[i] - sign[i] * (a_k - a_in[i])
-            arc_k = 2.0 * rad[i] * (a_k - a_in[i])
-        z_t = z_in[i] + arc_k * cot_t[i]
+            a_k = math.asin(min(r_k / (2.0 * rad), 1.0))
+            phi_t = phi_a - sign[i] * (a_k - a_a)
+            arc = 2.0 * rad * (a_k - a_a)
+        z_t = z_a + arc * cot_t[i]
+        if frozen[i]:
+            clusters, delta_rate, bad = f_clusters[i], f_delta[i], f_invalid[i]
+        else:
+            dedx_mid = _read(t_dedx, im, fm)
+            clusters = dedx_mid / w_value / _read(t_mean_e, im, fm)
+            delta_rate = _read(t_delta, im, fm)
+            bad = _read(t_invalid, im, fm) > 0.5
+        if bad:
+            invalid[g] = True
+        if b_mid < beta_min[g]:
+            beta_min[g] = b_mid
+        path_gas[g] += path
         phi_at_layer[k, g] = phi_t
-        p = -math.expm1(-clusters[i] * trav)
+        pr = -math.expm1(-clusters * path)
         ui = u_ion[g]
-        ion = ui < p
+        ion = ui < pr
         if ion:
-            u_rphi = ui / max(p, 1e-300)
+            u_rphi = ui / max(pr, 1e-300)
         else:
-            u_rphi = (ui - p) / max(1.0 - p, 1e-300)
-        mu = delta_rate[i] * trav
+            u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
+        mu = delta_rate * path
         ud = u_delta[g]
         term = math.exp(-mu)
         cdf = term

@@ -185,6 +185,7 @@ class _Mcp:
     z: np.ndarray
     alive: np.ndarray
     status: np.ndarray
+    frozen: np.ndarray | None = None  # constant velocity (energy loss over the whole gas < 1 %)
 
 
 def _momentum(kinetic, mass):
@@ -237,6 +238,9 @@ def _cross_material(m: _Mcp, r_b: float, table: RangeTable, dedx: BetaTable, fie
     k_half = np.maximum(kin - 0.5 * d_start * path, 0.0)
     beta_mid = _beta_of(k_half, m.mass)
     loss = dedx("dedx", beta_mid) * path
+    if m.frozen is not None:  # constant velocity: negligible loss over the whole gas
+        loss = np.where(m.frozen, 0.0, loss)
+        beta_mid = np.where(m.frozen, _beta_of(kin, m.mass), beta_mid)
     k_end = kin - loss
     travelled = path.copy()
     exact = np.flatnonzero(m.alive & (loss > 0.02 * kin))
@@ -304,12 +308,8 @@ def _pair_rows(u, n):
     return [np.concatenate([u[2 * i], u[2 * i + 1]]) for i in range(4)]
 
 
-#: Use the compiled fast-path kernel (numba) when available; False forces the numpy reference.
+#: Use the compiled stepping kernel (numba) when available; False forces the numpy reference.
 USE_COMPILED_KERNEL = True
-
-#: MCPs whose estimated energy loss over the whole gas path stays below this fraction of their
-#: kinetic energy take the fast path (constant velocity; error on the hit rates < this fraction).
-FAST_PATH_MAX_LOSS = 0.01
 
 
 def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = None) -> dict:
@@ -323,10 +323,10 @@ def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = Non
     ``out_of_validity``, ``path_gas``, ``sagitta``, ``radius_of_curvature``), MCP arrays of
     length 2n (chi then chibar).
 
-    In the gas, MCPs that lose less than :data:`FAST_PATH_MAX_LOSS` of their kinetic energy over
-    the whole tracker are moved layer by layer on their fixed helix at constant velocity (fast
-    path); the others are stepped with continuous energy loss (CSDA range tables). Both use the
-    same per-layer random numbers, so the choice does not change the random stream.
+    In the gas, MCPs whose energy loss stays small (see :func:`_compiled_mask`) are stepped by a
+    compiled kernel that repeats the numpy stepping exactly; the others by the numpy code, which
+    switches to the exact CSDA range tables where a shell costs more than 2 % of the energy or
+    the MCP stops. Both use the same per-layer random numbers.
     """
     n = len(events)
     m = _make_state(events, n)
@@ -346,22 +346,25 @@ def simulate_tracker(events, tracker: Tracker, source, tables: dict | None = Non
         acc.beta_min = np.where(reached, np.minimum(acc.beta_min, b_mid), acc.beta_min)
     _advance_vacuum(m, tracker.inner_radius_cm, field_t)
 
-    fast = _fast_path_mask(m, tracker, tables["gas_beta"])
-    fp = _FastPath(m, np.flatnonzero(fast), tracker, tables["gas_beta"], acc)
-    slow_idx = np.flatnonzero(m.alive & ~fast)
-    ms = _subset(m, slow_idx)
+    m.frozen = _frozen_mask(m, tracker, tables["gas_beta"])
+    compiled = np.flatnonzero(_compiled_mask(m, tracker, tables)) if _use_kernel(tracker) else np.empty(0, int)
+    mc = _subset(m, compiled)
+    stepper = _CompiledStepper(mc, compiled, tracker, tables, acc) if compiled.size else None
+    rest = np.setdiff1d(np.flatnonzero(m.alive), compiled)
+    ms = _subset(m, rest)
     for k in range(tracker.n_layers):
         u = source((STAGE_DETSIM, 1, k), 4, n)
         u_ion = np.concatenate([u[0], u[1]])
         u_delta = np.concatenate([u[2], u[3]])
-        fp.layer(k, u_ion, u_delta)
+        if stepper is not None:
+            stepper.layer(k, u_ion, u_delta)
         if ms.alive.any():
-            _slow_layer(ms, slow_idx, k, tracker, tables, u_ion, u_delta, acc)
-    fp.finish()
+            _slow_layer(ms, rest, k, tracker, tables, u_ion, u_delta, acc)
     _kill(ms, ms.alive, "escaped")
+    _kill(mc, mc.alive, "escaped")
     status, r_end = m.status.copy(), m.radius.copy()
-    status[slow_idx], r_end[slow_idx] = ms.status, ms.radius
-    status[fp.idx], r_end[fp.idx] = fp.status, fp.r_end
+    status[rest], r_end[rest] = ms.status, ms.radius
+    status[compiled], r_end[compiled] = mc.status, mc.radius
     acc.hits.append(noise_hits(tracker, source, n))
     hit = _concat_hits(acc.hits, n)
     return {
@@ -408,15 +411,114 @@ def _subset(m: _Mcp, idx) -> _Mcp:
         z=m.z[idx],
         alive=m.alive[idx].copy(),
         status=m.status[idx].copy(),
+        frozen=None if m.frozen is None else m.frozen[idx],
     )
 
 
-def _fast_path_mask(m: _Mcp, tracker: Tracker, gas_beta) -> np.ndarray:
-    """Alive MCPs whose loss over the longest possible gas path is < FAST_PATH_MAX_LOSS of T."""
+def _use_kernel(tracker: Tracker) -> bool:
+    return _kernels.HAVE_NUMBA and USE_COMPILED_KERNEL and tracker.threshold_electrons == 1
+
+
+#: MCPs losing less than this fraction of their kinetic energy over the longest gas path keep a
+#: constant velocity in the gas (error on their hit rates below this fraction).
+FROZEN_MAX_LOSS = 0.01
+
+
+def _frozen_mask(m: _Mcp, tracker: Tracker, gas_beta) -> np.ndarray:
     beta = _beta_of(m.kinetic, m.mass)
     longest = 1.1 * (tracker.outer_radius_cm - tracker.inner_radius_cm) / np.maximum(m.sin_theta, 1e-6)
-    loss = gas_beta("dedx", beta) * longest
-    return m.alive & (loss < FAST_PATH_MAX_LOSS * m.kinetic)
+    return m.alive & (gas_beta("dedx", beta) * longest < FROZEN_MAX_LOSS * m.kinetic)
+
+
+def _compiled_mask(m: _Mcp, tracker: Tracker, tables: dict) -> np.ndarray:
+    """Alive MCPs whose energy loss stays small everywhere in the gas: the first shell costs
+    < 1 % of T and the CSDA range exceeds 5 x the longest gas path (so < ~10 % is lost in all).
+    These never take the exact range-table branch of :func:`_cross_material`, which the
+    compiled stepper leaves out; the others are stepped by the numpy code."""
+    beta = _beta_of(m.kinetic, m.mass)
+    longest = 1.1 * (tracker.outer_radius_cm - tracker.inner_radius_cm) / np.maximum(m.sin_theta, 1e-6)
+    widest = np.max(np.diff(tracker.shell_edges_cm)) * 1.1 / np.maximum(m.sin_theta, 1e-6)
+    first = tables["gas_beta"]("dedx", beta) * widest < 0.01 * m.kinetic
+    reach = np.nan_to_num(tables["gas"].range_cm(m.kinetic), nan=0.0, posinf=np.inf) > 5.0 * longest
+    return m.alive & first & reach
+
+
+class _CompiledStepper:
+    """Drives :func:`detsim._kernels.stepped_layer` for a sub-state of MCPs, layer by layer."""
+
+    def __init__(self, mc: _Mcp, idx, tracker: Tracker, tables: dict, acc: _Accumulators):
+        self.mc, self.idx, self.tracker, self.acc = mc, idx, tracker, acc
+        table = tables["gas_beta"]
+        self.table = table
+        self.buf = _kernels.buffers(len(idx))
+        self.a_prev = np.full(len(idx), np.nan)  # asin(r/2R) at the last edge, for frozen MCPs
+        # frozen MCPs: momentum, radius of curvature and rates at the gas entry (exactly what the
+        # numpy stepping recomputes every shell from the unchanged kinetic energy)
+        self.f_beta = _beta_of(mc.kinetic, mc.mass)
+        rad = curvature_radius_cm(_momentum(mc.kinetic, mc.mass) * mc.sin_theta, mc.eps, tracker.field_t)
+        self.f_rad = np.where(np.isfinite(rad), rad, 0.0)
+        self.f_rates = _rates(self.f_beta, tracker, table)
+
+    def layer(self, k, u_ion, u_delta):
+        mc, t, acc, b, tab = self.mc, self.tracker, self.acc, self.buf, self.table
+        if not mc.alive.any():
+            return
+        v = tab.values
+        n_out = _kernels.stepped_layer(
+            k,
+            t.shell_edges_cm[k + 1],
+            t.radii[k],
+            t.half_length_cm,
+            mc.mass,
+            abs(mc.eps),
+            abs(t.field_t),
+            t.gas.w_value_gev,
+            mc.alive,
+            mc.status,
+            mc.kinetic,
+            mc.phi,
+            mc.z,
+            mc.radius,
+            mc.sin_theta,
+            mc.cot_theta,
+            mc.sign.astype(float),
+            mc.frozen,
+            self.a_prev,
+            self.f_rad,
+            self.f_beta,
+            self.f_rates[0],
+            self.f_rates[1],
+            self.f_rates[3],
+            v["dedx"],
+            v["delta_rate"],
+            v["mean_e"],
+            v["invalid"],
+            tab.lo,
+            tab.step,
+            tab.size,
+            self.idx,
+            u_ion,
+            u_delta,
+            acc.path_gas,
+            acc.n_delta,
+            acc.n_hits,
+            acc.phi_at_layer,
+            acc.invalid,
+            acc.beta_min,
+            b["local"],
+            b["phi"],
+            b["z"],
+            b["mech"],
+            b["u_rphi"],
+            b["u_z"],
+        )
+        if n_out == 0:
+            return
+        loc = b["local"][:n_out]
+        r_k = t.radii[k]
+        phi = b["phi"][:n_out] + t.resolution_rphi_cm / r_k * ndtri(np.clip(b["u_rphi"][:n_out], _U_EDGE, 1 - _U_EDGE))
+        z = b["z"][:n_out] + t.resolution_z_cm * ndtri(np.clip(b["u_z"][:n_out], _U_EDGE, 1 - _U_EDGE))
+        acc.hits.append(_hit_block(mc.event[loc], k, r_k, phi, z, mc.which[loc], b["mech"][:n_out].copy()))
 
 
 def _rates(bm, tracker, gas_beta):
@@ -447,141 +549,6 @@ def _layer_hits(k, gidx, which, event, rates, trav, r_hit, phi_true, z_true, ui,
     acc.n_hits[sel] += 1
     mech = ion[fired].astype(np.int8) + 2 * (nd[fired] > 0).astype(np.int8)
     acc.hits.append(_hit_block(event[fired], k, r, phi_meas, z_meas, which[fired], mech))
-
-
-class _FastPath:
-    """Constant-velocity propagation on a fixed helix (MCPs with negligible energy loss)."""
-
-    def __init__(self, m: _Mcp, idx, tracker: Tracker, gas_beta, acc: _Accumulators):
-        self.idx, self.tracker, self.gas_beta, self.acc = idx, tracker, gas_beta, acc
-        self.event, self.which = m.event[idx], m.which[idx]
-        self.beta = _beta_of(m.kinetic[idx], m.mass)
-        self.rates = _rates(self.beta, tracker, gas_beta)
-        acc.invalid[idx] |= self.rates[3]
-        acc.beta_min[idx] = np.minimum(acc.beta_min[idx], self.beta)
-        self.rad = curvature_radius_cm(_momentum(m.kinetic[idx], m.mass) * m.sin_theta[idx], m.eps, tracker.field_t)
-        self.straight = ~np.isfinite(self.rad)
-        self.sin, self.cot, self.sign = m.sin_theta[idx], m.cot_theta[idx], m.sign[idx]
-        self.r_in = tracker.inner_radius_cm
-        self.phi_in, self.z_in = m.phi[idx], m.z[idx]
-        self.a_in = np.nan_to_num(_half_turn(self.rad, self.r_in))
-        self.a_prev = self.a_in.copy()
-        self.alive = np.ones(len(idx), dtype=bool)
-        self.status = np.full(len(idx), STATUS["inside"], dtype=np.int8)
-        self.r_end = np.full(len(idx), self.r_in)
-        self.use_kernel = _kernels.HAVE_NUMBA and tracker.threshold_electrons == 1 and USE_COMPILED_KERNEL
-        if self.use_kernel:
-            self.buf = _kernels.buffers(len(idx))
-            self.rad_k = np.where(self.straight, 1.0, self.rad)
-            self.sign_f = self.sign.astype(float)
-
-    def _layer_compiled(self, k, u_ion, u_delta):
-        """:meth:`layer` through the numba kernel (identical formulas and random numbers)."""
-        t, acc, b = self.tracker, self.acc, self.buf
-        edges = t.shell_edges_cm
-        n_out = _kernels.fast_layer(
-            k,
-            edges[k],
-            edges[k + 1],
-            t.radii[k],
-            self.r_in,
-            t.half_length_cm,
-            self.alive,
-            self.status,
-            self.r_end,
-            self.a_prev,
-            self.rad_k,
-            self.straight,
-            self.sin,
-            self.cot,
-            self.sign_f,
-            self.phi_in,
-            self.z_in,
-            self.a_in,
-            self.rates[0],
-            self.rates[1],
-            self.idx,
-            u_ion,
-            u_delta,
-            acc.path_gas,
-            acc.n_delta,
-            acc.n_hits,
-            acc.phi_at_layer,
-            b["local"],
-            b["phi"],
-            b["z"],
-            b["mech"],
-            b["u_rphi"],
-            b["u_z"],
-        )
-        if n_out == 0:
-            return
-        loc = b["local"][:n_out]
-        r_k = t.radii[k]
-        phi = b["phi"][:n_out] + t.resolution_rphi_cm / r_k * ndtri(np.clip(b["u_rphi"][:n_out], _U_EDGE, 1 - _U_EDGE))
-        z = b["z"][:n_out] + t.resolution_z_cm * ndtri(np.clip(b["u_z"][:n_out], _U_EDGE, 1 - _U_EDGE))
-        acc.hits.append(_hit_block(self.event[loc], k, r_k, phi, z, self.which[loc], b["mech"][:n_out].copy()))
-
-    def _offset(self, r):
-        """(transverse path from r_in, azimuth turned) to radius r; nan where the circle never gets there."""
-        a = _half_turn(self.rad, r)
-        with np.errstate(invalid="ignore"):
-            arc = np.where(self.straight, r - self.r_in, 2.0 * self.rad * (a - self.a_in))
-        return a, arc
-
-    def layer(self, k, u_ion, u_delta):
-        if not self.alive.any():
-            return
-        if self.use_kernel:
-            self._layer_compiled(k, u_ion, u_delta)
-            return
-        edges = self.tracker.shell_edges_cm
-        a_out, arc_out = self._offset(edges[k + 1])
-        curls = self.alive & ~self.straight & np.isnan(a_out)
-        self.status[curls] = STATUS["curled"]
-        self.alive &= ~curls
-        z_out = self.z_in + arc_out * self.cot
-        out_z = self.alive & (np.abs(z_out) > self.tracker.half_length_cm)
-        self.status[out_z] = STATUS["endcap"]
-        self.r_end[out_z] = edges[k + 1]
-        self.alive &= ~out_z
-        loc = np.flatnonzero(self.alive)
-        if loc.size == 0:
-            return
-        with np.errstate(invalid="ignore"):
-            path_xy = np.where(
-                self.straight[loc], edges[k + 1] - edges[k], 2.0 * self.rad[loc] * (a_out[loc] - self.a_prev[loc])
-            )
-        self.a_prev = np.where(self.alive, a_out, self.a_prev)
-        self.r_end[loc] = edges[k + 1]
-        trav = path_xy / self.sin[loc]
-        r_k = self.tracker.radii[k]
-        a_k, arc_k = self._offset(r_k)
-        phi_true = np.where(
-            self.straight[loc], self.phi_in[loc], self.phi_in[loc] - self.sign[loc] * (a_k[loc] - self.a_in[loc])
-        )
-        z_true = self.z_in[loc] + arc_k[loc] * self.cot[loc]
-        g = self.idx[loc]
-        rates = tuple(r[loc] for r in self.rates)
-        _layer_hits(
-            k,
-            g,
-            self.which[loc],
-            self.event[loc],
-            rates,
-            trav,
-            np.full(loc.size, r_k),
-            phi_true,
-            z_true,
-            u_ion[g],
-            u_delta[g],
-            self.tracker,
-            self.acc,
-        )
-
-    def finish(self):
-        self.status[self.alive] = STATUS["escaped"]
-        self.r_end[self.alive] = self.tracker.outer_radius_cm
 
 
 def _slow_layer(ms: _Mcp, gi, k, tracker: Tracker, tables: dict, u_ion, u_delta, acc: _Accumulators):
