@@ -226,6 +226,19 @@ def buffers(n: int) -> dict:
     }
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _best_road(cf, cb, h, n_h, top):  # pragma: no cover - compiled
+    """Largest forward + backward count (both > 0) of the two roads containing half-bin h."""
+    prev = h - 1 if h > 0 else n_h - 1
+    nxt = h + 1 if h + 1 < n_h else 0
+    for road, other in ((prev, h), (h, nxt)):
+        nf = cf[road] + cf[other]
+        nb = cb[road] + cb[other]
+        if nf > 0 and nb > 0 and nf + nb > top:
+            top = nf + nb
+    return top
+
+
 @njit(cache=True, nogil=True)
 def roads_per_event(offsets, hit_r, hit_phi, n_h, min_hits, kappa, found, best):  # pragma: no cover - compiled
     """Road finder of :func:`detsim.finder.find_roads`, event by event (hits grouped by event,
@@ -252,12 +265,7 @@ def roads_per_event(offsets, hit_r, hit_phi, n_h, min_hits, kappa, found, best):
         top = 0
         for j in range(a, b):
             for h in (fbin[j], bbin[j]):
-                for road in (h, (h - 1) % n_h):
-                    nxt = (road + 1) % n_h
-                    nf = cf[road] + cf[nxt]
-                    nb = cb[road] + cb[nxt]
-                    if nf > 0 and nb > 0 and nf + nb > top:
-                        top = nf + nb
+                top = _best_road(cf, cb, h, n_h, top)
         for j in range(a, b):
             cf[fbin[j]] = 0
             cb[bbin[j]] = 0
@@ -297,12 +305,7 @@ def circle_scan(offsets, hit_r, hit_phi, n_h, min_hits, kappas, skip, found, bes
             top = 0
             for j in range(b - a):
                 for h in (fbin[j], bbin[j]):
-                    for road in (h, (h - 1) % n_h):
-                        nxt = (road + 1) % n_h
-                        nf = cf[road] + cf[nxt]
-                        nb = cb[road] + cb[nxt]
-                        if nf > 0 and nb > 0 and nf + nb > top:
-                            top = nf + nb
+                    top = _best_road(cf, cb, h, n_h, top)
             for j in range(b - a):
                 cf[fbin[j]] = 0
                 cb[bbin[j]] = 0
