@@ -63,7 +63,7 @@ _NOISE_TRUNCATION = 1e-9  # probability of more noise hits per layer than slots
 
 def curvature_radius_cm(p_t_gev, charge, field_t):
     """R[cm] = 100 p_T / (0.3 |q| B) (physics.md §7); inf for B = 0 or q = 0."""
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         return 100.0 * np.asarray(p_t_gev) / (0.299792458 * np.abs(charge) * abs(field_t))
 
 

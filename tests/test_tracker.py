@@ -238,7 +238,7 @@ def test_status_codes_and_validity_flags():
     out = simulate_tracker(pair_events(0.004, 1.5, 3e-2, 100), thick, numpy_source(1))
     assert (out["status"] == STATUS["stopped_pipe"]).all()
     assert (out["n_hits"] == 0).all()
-    assert stats.describe(out["r_end"]).minmax[1] <= 5.0
+    assert out["r_end"].max() <= 5.0
 
 
 def test_compiled_kernels_match_numpy_reference():
