@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import reference as ref
 from conftest import CARDS
-from scipy import integrate, stats
+from scipy import integrate
 
 from detsim.eloss import dedx_gev_per_cm
 from detsim.finder import fake_rate_analytic, find_roads
