@@ -244,6 +244,7 @@ def run(
                 selections[name][0] += a
                 selections[name][1] += b
             bar.update(result.n_trials)
+            del result  # do not keep this chunk alive while the next one is produced
         elapsed = time.perf_counter() - started
         sigma = sum_w / n_events
         err = float(np.sqrt(max(sum_w2 / n_events - sigma**2, 0.0) / n_events))
