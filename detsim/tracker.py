@@ -303,11 +303,6 @@ def _make_state(events, n: int) -> _Mcp:
     )
 
 
-def _pair_rows(u, n):
-    """(8, n) per-layer uniforms -> four (2n,) rows: ionization, delta, r-phi smear, z smear."""
-    return [np.concatenate([u[2 * i], u[2 * i + 1]]) for i in range(4)]
-
-
 #: Use the compiled stepping kernel (numba) when available; False forces the numpy reference.
 USE_COMPILED_KERNEL = True
 
