@@ -1,1 +1,28 @@
-"""generator stage of mcpgen."""
+"""generator stage of mcpgen: physics processes, beams (spread, boost), ISR, event sampling.
+
+Processes consume fixed rows of uniforms (``n_uniforms`` per event) and return awkward arrays of
+``vector`` Momentum4D records with per-trial weights in pb (see :mod:`mcpgen.pipeline` for
+seeding and normalisation).
+"""
+
+from __future__ import annotations
+
+from .bbg_processes import EEGamma, ThreePhoton
+from .beams import Beams
+from .born import sigma_born_pb
+from .chipair import ChiPair
+from .isr import isr_kernel, sample_isr_x
+from .monophoton import ChiChiGamma, NuNuGamma, sigma_nunu_pb
+
+__all__ = [
+    "Beams",
+    "ChiPair",
+    "ChiChiGamma",
+    "NuNuGamma",
+    "ThreePhoton",
+    "EEGamma",
+    "sigma_born_pb",
+    "sigma_nunu_pb",
+    "isr_kernel",
+    "sample_isr_x",
+]
