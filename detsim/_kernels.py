@@ -239,36 +239,50 @@ def _best_road(cf, cb, h, n_h, top):  # pragma: no cover - compiled
     return top
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bins(phi, r, kappa, width, n_h):  # pragma: no cover - compiled
+    """Forward and backward half-bins of a hit on a circle of curvature kappa through the IP."""
+    two_pi = 2.0 * math.pi
+    shift = math.asin(min(max(0.5 * kappa * r, -1.0), 1.0)) if kappa != 0.0 else 0.0
+    f = int(((phi - shift) % two_pi) // width) % n_h
+    g = int(((phi + shift - math.pi) % two_pi) // width) % n_h
+    return f, g
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _event_top(fbin, bbin, a, b, cf, cb, n_h):  # pragma: no cover - compiled
+    """Largest road count of the hits fbin/bbin[a:b]; the counters are left at zero."""
+    for j in range(a, b):
+        cf[fbin[j]] += 1
+        cb[bbin[j]] += 1
+    top = 0
+    for j in range(a, b):
+        for h in (fbin[j], bbin[j]):
+            top = _best_road(cf, cb, h, n_h, top)
+    for j in range(a, b):
+        cf[fbin[j]] = 0
+        cb[bbin[j]] = 0
+    return top
+
+
 @njit(cache=True, nogil=True)
 def roads_per_event(offsets, hit_r, hit_phi, n_h, min_hits, kappa, found, best):  # pragma: no cover - compiled
     """Road finder of :func:`detsim.finder.find_roads`, event by event (hits grouped by event,
     ``offsets`` of length n_events + 1). Only the half-bins touched by an event's hits are
     counted and reset, so the cost is proportional to the number of hits."""
-    two_pi = 2.0 * math.pi
-    width = two_pi / n_h
+    width = 2.0 * math.pi / n_h
     n_hits = hit_phi.shape[0]
     fbin = np.empty(n_hits, dtype=np.int64)
     bbin = np.empty(n_hits, dtype=np.int64)
     for j in range(n_hits):
-        shift = math.asin(min(max(0.5 * kappa * hit_r[j], -1.0), 1.0)) if kappa != 0.0 else 0.0
-        fbin[j] = int(((hit_phi[j] - shift) % two_pi) // width) % n_h
-        bbin[j] = int(((hit_phi[j] + shift - math.pi) % two_pi) // width) % n_h
+        fbin[j], bbin[j] = _bins(hit_phi[j], hit_r[j], kappa, width, n_h)
     cf = np.zeros(n_h, dtype=np.int32)
     cb = np.zeros(n_h, dtype=np.int32)
     for e in range(offsets.shape[0] - 1):
         a, b = offsets[e], offsets[e + 1]
         if a == b:
             continue
-        for j in range(a, b):
-            cf[fbin[j]] += 1
-            cb[bbin[j]] += 1
-        top = 0
-        for j in range(a, b):
-            for h in (fbin[j], bbin[j]):
-                top = _best_road(cf, cb, h, n_h, top)
-        for j in range(a, b):
-            cf[fbin[j]] = 0
-            cb[bbin[j]] = 0
+        top = _event_top(fbin, bbin, a, b, cf, cb, n_h)
         if top > best[e]:
             best[e] = top
         if top >= min_hits:
@@ -280,8 +294,7 @@ def circle_scan(offsets, hit_r, hit_phi, n_h, min_hits, kappas, skip, found, bes
     """Circle hypothesis of :func:`detsim.finder.find_pairs`: for every event not in ``skip``
     with enough hits, try the curvatures in order until one road fires (same road definition
     as :func:`roads_per_event`, hits shifted by asin(kappa r / 2))."""
-    two_pi = 2.0 * math.pi
-    width = two_pi / n_h
+    width = 2.0 * math.pi / n_h
     cf = np.zeros(n_h, dtype=np.int32)
     cb = np.zeros(n_h, dtype=np.int32)
     max_hits = 0
@@ -297,18 +310,8 @@ def circle_scan(offsets, hit_r, hit_phi, n_h, min_hits, kappas, skip, found, bes
             if kappa == 0.0:
                 continue
             for j in range(a, b):
-                shift = math.asin(min(max(0.5 * kappa * hit_r[j], -1.0), 1.0))
-                fbin[j - a] = int(((hit_phi[j] - shift) % two_pi) // width) % n_h
-                bbin[j - a] = int(((hit_phi[j] + shift - math.pi) % two_pi) // width) % n_h
-                cf[fbin[j - a]] += 1
-                cb[bbin[j - a]] += 1
-            top = 0
-            for j in range(b - a):
-                for h in (fbin[j], bbin[j]):
-                    top = _best_road(cf, cb, h, n_h, top)
-            for j in range(b - a):
-                cf[fbin[j]] = 0
-                cb[bbin[j]] = 0
+                fbin[j - a], bbin[j - a] = _bins(hit_phi[j], hit_r[j], kappa, width, n_h)
+            top = _event_top(fbin, bbin, 0, b - a, cf, cb, n_h)
             if top > best[e]:
                 best[e] = top
             if top >= min_hits:

@@ -419,10 +419,17 @@ def _use_kernel(tracker: Tracker) -> bool:
 FROZEN_MAX_LOSS = 0.01
 
 
+def _gas_loss_fraction(m: _Mcp, tracker: Tracker, gas_beta, width_cm: float) -> np.ndarray:
+    """Energy lost over a gas path of radial width ``width_cm`` (x 1.1 for the helix), at the
+    MCP's current velocity, as a fraction of its kinetic energy."""
+    path = 1.1 * width_cm / np.maximum(m.sin_theta, 1e-6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return gas_beta("dedx", _beta_of(m.kinetic, m.mass)) * path / m.kinetic
+
+
 def _frozen_mask(m: _Mcp, tracker: Tracker, gas_beta) -> np.ndarray:
-    beta = _beta_of(m.kinetic, m.mass)
-    longest = 1.1 * (tracker.outer_radius_cm - tracker.inner_radius_cm) / np.maximum(m.sin_theta, 1e-6)
-    return m.alive & (gas_beta("dedx", beta) * longest < FROZEN_MAX_LOSS * m.kinetic)
+    longest = tracker.outer_radius_cm - tracker.inner_radius_cm
+    return m.alive & (_gas_loss_fraction(m, tracker, gas_beta, longest) < FROZEN_MAX_LOSS)
 
 
 def _compiled_mask(m: _Mcp, tracker: Tracker, tables: dict) -> np.ndarray:
@@ -430,10 +437,9 @@ def _compiled_mask(m: _Mcp, tracker: Tracker, tables: dict) -> np.ndarray:
     < 1 % of T and the CSDA range exceeds 5 x the longest gas path (so < ~10 % is lost in all).
     These never take the exact range-table branch of :func:`_cross_material`, which the
     compiled stepper leaves out; the others are stepped by the numpy code."""
-    beta = _beta_of(m.kinetic, m.mass)
+    widest = float(np.max(np.diff(tracker.shell_edges_cm)))
+    first = _gas_loss_fraction(m, tracker, tables["gas_beta"], widest) < 0.01
     longest = 1.1 * (tracker.outer_radius_cm - tracker.inner_radius_cm) / np.maximum(m.sin_theta, 1e-6)
-    widest = np.max(np.diff(tracker.shell_edges_cm)) * 1.1 / np.maximum(m.sin_theta, 1e-6)
-    first = tables["gas_beta"]("dedx", beta) * widest < 0.01 * m.kinetic
     reach = np.nan_to_num(tables["gas"].range_cm(m.kinetic), nan=0.0, posinf=np.inf) > 5.0 * longest
     return m.alive & first & reach
 
@@ -447,6 +453,7 @@ class _CompiledStepper:
         self.table = table
         self.buf = _kernels.buffers(len(idx))
         self.a_prev = np.full(len(idx), np.nan)  # asin(r/2R) at the last edge, for frozen MCPs
+        self.sign = mc.sign.astype(float)
         # frozen MCPs: momentum, radius of curvature and rates at the gas entry (exactly what the
         # numpy stepping recomputes every shell from the unchanged kinetic energy)
         self.f_beta = _beta_of(mc.kinetic, mc.mass)
@@ -476,7 +483,7 @@ class _CompiledStepper:
             mc.radius,
             mc.sin_theta,
             mc.cot_theta,
-            mc.sign.astype(float),
+            self.sign,
             mc.frozen,
             self.a_prev,
             self.f_rad,

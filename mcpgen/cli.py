@@ -6,6 +6,7 @@ code 2, never with a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 
@@ -53,6 +54,25 @@ def _parse_seed(text: str | None) -> int | None:
     return seed
 
 
+def _load(card_path: str, overrides) -> object:
+    """Load a card; a bad card becomes a one-line CLI error."""
+    try:
+        return load_card(card_path, overrides)
+    except CardError as exc:
+        raise InputError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _user_errors(out_dir):
+    """Bad input (ValueError) and unwritable output (OSError) as one-line CLI errors."""
+    try:
+        yield
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"cannot write output to {str(out_dir)!r}: {exc.strerror or exc}.") from None
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--card", "card_path", metavar="CARD", help="YAML run card, e.g. cards/sct_3gev.yaml.")
 @click.option("-n", "--events", "n_text", metavar="N", help="Number of events (trials), e.g. 1e6 [card: run.n_events].")
@@ -76,10 +96,7 @@ def main(ctx, card_path, n_text, seed_text, out_dir, overrides, workers_text, ch
         return
     if card_path is None:
         raise InputError("no card given; run e.g. 'mcpgen --card cards/sct_3gev.yaml -n 1e6'.")
-    try:
-        card = load_card(card_path, overrides)
-    except CardError as exc:
-        raise InputError(str(exc)) from None
+    card = _load(card_path, overrides)
     n_events = parse_count(n_text) if n_text is not None else card.run["n_events"]
     seed = _parse_seed(seed_text)
     workers = parse_count(workers_text, "--workers") if workers_text else card.run["workers"]
@@ -88,10 +105,8 @@ def main(ctx, card_path, n_text, seed_text, out_dir, overrides, workers_text, ch
 
     from .pipeline import run
 
-    try:
+    with _user_errors(out):
         summary = run(card, n_events, out, seed=seed, workers=workers, chunk_size=chunk, progress=progress)
-    except OSError as exc:
-        raise InputError(f"cannot write output to {out!r}: {exc.strerror or exc}.") from None
     if "datasets" in summary:
         for ds in summary["datasets"]:
             flows = "; ".join(
@@ -132,17 +147,10 @@ def scan_command(card_path, out_dir, n_text, seed_text, overrides):
     """(m, eps) scan with eps reweighting: scan.json, scan.root and a contour plot."""
     from .scan_cmd import run_scan
 
-    try:
-        card = load_card(card_path, overrides)
-    except CardError as exc:
-        raise InputError(str(exc)) from None
+    card = _load(card_path, overrides)
     n = parse_count(n_text) if n_text else None
-    try:
+    with _user_errors(out_dir):
         result = run_scan(card, out_dir, n, _parse_seed(seed_text) or 0)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    except OSError as exc:
-        raise InputError(f"cannot write output to {out_dir!r}: {exc.strerror or exc}.") from None
     if result["channel"] == "tracker":
         for mode, reach in result["eps_reach_3_events"].items():
             best = [np.nanmin(r) if np.any(np.isfinite(r)) else float("nan") for r in reach]
@@ -163,16 +171,9 @@ def validate_command(card_path, out_dir, n_text, overrides):
     """MC vs every analytic approximation of the papers: table, JSON and plots."""
     from .validate_cmd import run_validate
 
-    try:
-        card = load_card(card_path, overrides)
-    except CardError as exc:
-        raise InputError(str(exc)) from None
-    try:
+    card = _load(card_path, overrides)
+    with _user_errors(out_dir):
         result = run_validate(card, out_dir, parse_count(n_text) if n_text else None)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    except OSError as exc:
-        raise InputError(f"cannot write output to {out_dir!r}: {exc.strerror or exc}.") from None
     click.echo(result["table"])
     if "almost_unbent" in result:
         frac = result["almost_unbent"]["fraction_bent_beyond_3_sigma"]
@@ -191,12 +192,8 @@ def figure_command(name, out_dir, n_text):
     from .figures import make_figure
 
     warnings.filterwarnings("ignore", category=RuntimeWarning)
-    try:
+    with _user_errors(out_dir):
         files = make_figure(name, out_dir, parse_count(n_text) if n_text else None)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    except OSError as exc:
-        raise InputError(f"cannot write output to {out_dir!r}: {exc.strerror or exc}.") from None
     click.echo(f"figure {name}: {files}")
 
 

@@ -138,20 +138,24 @@ def _limit_lines(ax, res, chains, method, color, label, styles=("-", "--", ":", 
             )
 
 
-def fig_l3(out, n=None):
+def _chains_figure(out, n, card, chains, name, title, cls_label="CLs"):
+    """Limits per selection chain of one monophoton card, chi^2 and CLs."""
     plt = _plt()
-    res = _scan("belle2.yaml", out, "belle2", n=n)
+    res = _scan(card, out, card[:-5], n=n)
     fig, ax = plt.subplots(figsize=(7, 5))
-    _limit_lines(ax, res, ["low_mass", "high_mass", "bbg"], "chi2", "tab:red", "χ²")
-    _limit_lines(ax, res, ["low_mass", "high_mass", "bbg"], "cls", "tab:blue", "CLs")
-    return _finish(
-        fig,
-        ax,
+    _limit_lines(ax, res, chains, "chi2", "tab:red", "χ²")
+    _limit_lines(ax, res, chains, "cls", "tab:blue", cls_label)
+    return _finish(fig, ax, out, name, "m_χ [GeV]", log_x=True, title=title)
+
+
+def fig_l3(out, n=None):
+    return _chains_figure(
         out,
+        n,
+        "belle2.yaml",
+        ["low_mass", "high_mass", "bbg"],
         "l_fig3",
-        "m_χ [GeV]",
-        log_x=True,
-        title="L Fig. 3: Belle II 50 ab⁻¹ (low/high-mass with gBG; bbg: bBG cut, no gBG)",
+        "L Fig. 3: Belle II 50 ab⁻¹ (low/high-mass with gBG; bbg: bBG cut, no gBG)",
     )
 
 
@@ -171,19 +175,14 @@ def fig_l5(out, n=None):
 
 
 def fig_l6(out, n=None):
-    plt = _plt()
-    res = _scan("babar.yaml", out, "babar", n=n)
-    fig, ax = plt.subplots(figsize=(7, 5))
-    _limit_lines(ax, res, ["high_e", "low_e"], "chi2", "tab:red", "χ²")
-    _limit_lines(ax, res, ["high_e", "low_e"], "cls", "tab:blue", "CLs (expected, Asimov)")
-    return _finish(
-        fig,
-        ax,
+    return _chains_figure(
         out,
+        n,
+        "babar.yaml",
+        ["high_e", "low_e"],
         "l_fig6",
-        "m_χ [GeV]",
-        log_x=True,
-        title="L Fig. 6: BaBar Υ(3S) (background: νν̄γ only — see README)",
+        "L Fig. 6: BaBar Υ(3S) (background: νν̄γ only — see README)",
+        "CLs (expected, Asimov)",
     )
 
 
