@@ -58,8 +58,11 @@ tree level. ``ThreePhoton`` therefore requires the escaping photons to have E > 
 symmetric set-ups with a gap, e.g. BESIII, where the escaping photons are hard by kinematics).
 
 weight = (true density / proposal density) in pb per trial, zero outside the generation region;
-mean(weight) over all trials is sigma inside the generation region. Finally every four-vector is
-boosted along +z by ``beta_z`` (CM -> lab).
+mean(weight) over all trials is sigma inside the generation region. All angles above are CM angles
+from the CM beam axis (the e- direction in the CM frame, ``docs/physics.md`` §10). Finally every
+four-vector goes to the lab: a rotation about y by the CM beam-axis angle ``cm_axis_angle_rad``
+(0 for head-on beams) and the boost by (``beta_x``, 0, ``beta_z``) (:func:`_boost`; for beta_x = 0
+the former boost along +z by ``beta_z``, unchanged).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ import numpy as np
 import vector
 
 from .constants import ALPHA, GEV2_TO_PB, M_E_GEV
+from .kinematics import rotate_y
 
 vector.register_awkward()
 
@@ -98,6 +102,13 @@ def _boost(p, bx, by, bz):
     bp = bx * p[1] + by * p[2] + bz * p[3]
     f = np.where(b2 > 0.0, (gam - 1.0) * bp / np.where(b2 > 0.0, b2, 1.0), 0.0) + gam * p[0]
     return np.stack([gam * (p[0] + bp), p[1] + f * bx, p[2] + f * by, p[3] + f * bz])
+
+
+def _to_lab(p, bx, bz, axis_angle):
+    """CM four-vectors p (4, n) in beam-axis coordinates -> lab: rotate the CM beam axis into place
+    (about y by ``axis_angle``), then boost by (bx, 0, bz)."""
+    x, z = rotate_y(p[1], p[3], axis_angle)
+    return _boost(np.stack([p[0], x, p[2], z]), bx, 0.0 * bz, bz)
 
 
 def _momentum4d(p):
@@ -199,6 +210,8 @@ class _BeamEscapeBase:
 
     name = "bbg"
     n_uniforms = 5
+    mass_gev = None  # Standard-Model backgrounds: no MCP
+    epsilon = None
     _lepton_mass = 0.0  # mass of the two escaping particles [GeV]
     _symmetry = 1.0
 
@@ -248,14 +261,31 @@ class _BeamEscapeBase:
         return 1.0
 
     # ----------------------------------------------------------------------------------------
-    def _check(self, u, sqrt_s_gev, beta_z):
+    def _check(self, u, sqrt_s_gev, beta_z, beta_x=0.0, cm_axis_angle_rad=0.0):
+        """Validate ``u``; broadcast sqrt(s) and the CM frame (beta_z, beta_x, axis angle) to n."""
         u = np.asarray(u, dtype=float)
         if u.ndim != 2 or u.shape[0] != self.n_uniforms:
             raise ValueError(f"{self.name}: u must have shape ({self.n_uniforms}, n), got {u.shape}")
         n = u.shape[1]
-        rs = np.broadcast_to(np.asarray(sqrt_s_gev, dtype=float), (n,)).astype(float)
-        bz = np.broadcast_to(np.asarray(beta_z, dtype=float), (n,)).astype(float)
-        return u, rs, bz
+
+        def per_event(v):
+            return np.broadcast_to(np.asarray(v, dtype=float), (n,)).astype(float)
+
+        return u, per_event(sqrt_s_gev), per_event(beta_z), per_event(beta_x), per_event(cm_axis_angle_rad)
+
+    def describe(self) -> dict:
+        """Generation region and model choices, for the run metadata."""
+        return {
+            "process": self.name,
+            "e_gamma_min_gev": self.e_gamma_min_gev,
+            "e_gamma_max_gev": self.e_gamma_max_gev,
+            "theta_min_cm": self.theta_min_cm,
+            "theta_max_cm": self.theta_max_cm,
+            "escape_theta_cm": list(self.escape_theta_cm),
+            "min_beam_angle": self.min_beam_angle,
+            "e_escape_min_gev": self.e_escape_min_gev,
+            "cuts_frame": "CM, angles from the CM beam axis",
+        }
 
     def _escapes(self, p):
         """True where the particle p (4, n) (CM frame) is outside [theta_a, theta_b] (and away
@@ -388,9 +418,11 @@ class _BeamEscapeBase:
             "valid": valid,
         }
 
-    def generate(self, u, sqrt_s_gev, beta_z=0.0) -> ak.Array:
-        """Generate u.shape[1] weighted trials; see the class docstring for the layout."""
-        u, rs, bz = self._check(u, sqrt_s_gev, beta_z)
+    def generate(self, u, sqrt_s_gev, beta_z=0.0, *, beta_x=0.0, cm_axis_angle_rad=0.0) -> ak.Array:
+        """Generate u.shape[1] weighted trials; see the class docstring for the layout. The CM frame
+        (``beta_z``, ``beta_x``, ``cm_axis_angle_rad``; scalars or per event) is the one drawn by
+        :meth:`generator.beams.Beams.sample_frame`."""
+        u, rs, bz, bx, axis = self._check(u, sqrt_s_gev, beta_z, beta_x, cm_axis_angle_rad)
         ps = self.phase_space(u, rs)
         region = ps["in_region"]
         me = self._matrix_element(ps["p_plus"], ps["p_minus"], ps["k"], ps["q1"], ps["q2"])
@@ -400,7 +432,7 @@ class _BeamEscapeBase:
         k = ps["k"]
         out = {}
         for key, p in self._particles(ps).items():
-            out[key] = _momentum4d(_boost(p, 0.0 * bz, 0.0 * bz, bz))
+            out[key] = _momentum4d(_to_lab(p, bx, bz, axis))
         out.update(
             {
                 "sqrt_s": rs,
@@ -447,10 +479,11 @@ class ThreePhoton(_BeamEscapeBase):
     axis, default 0: mass-regularised propagators only) and ``e_escape_min_gev`` (minimum CM energy
     of the escaping photons, infrared cut-off; default ``e_gamma_min_gev``).
 
-    ``generate(u, sqrt_s_gev, beta_z=0.0)``, u of shape (5, n). Fields: gamma1 (tagged), gamma2,
-    gamma3 (escaping) as Momentum4D (lab frame, GeV), sqrt_s, e_gamma_cm, cos_theta_gamma_cm (of
-    gamma1), n_other_in_detector (escaping photons inside [theta_a, theta_b]; 0 in the region),
-    in_region, weight [pb per trial] (identical-particle factor 1/3! x 3 x 2 = 1/2 included).
+    ``generate(u, sqrt_s_gev, beta_z=0.0, *, beta_x=0.0, cm_axis_angle_rad=0.0)``, u of shape (5, n).
+    Fields: gamma1 (tagged), gamma2, gamma3 (escaping) as Momentum4D (lab frame, GeV), sqrt_s,
+    e_gamma_cm, cos_theta_gamma_cm (of gamma1), n_other_in_detector (escaping photons inside
+    [theta_a, theta_b]; 0 in the region), in_region, weight [pb per trial] (identical-particle factor
+    1/3! x 3 x 2 = 1/2 included).
     """
 
     name = "threephoton_bbg"
@@ -484,9 +517,9 @@ class EEGamma(_BeamEscapeBase):
     default True). Leptons are massive (m_e) in the kinematics; ``min_beam_angle`` (default 0)
     optionally cuts the leptons' angle to the beam axis.
 
-    ``generate(u, sqrt_s_gev, beta_z=0.0)``, u of shape (5, n). Fields: gamma, positron, electron
-    (Momentum4D, lab frame, GeV), sqrt_s, e_gamma_cm, cos_theta_gamma_cm, n_other_in_detector,
-    in_region, weight [pb per trial].
+    ``generate(u, sqrt_s_gev, beta_z=0.0, *, beta_x=0.0, cm_axis_angle_rad=0.0)``, u of shape (5, n).
+    Fields: gamma, positron, electron (Momentum4D, lab frame, GeV), sqrt_s, e_gamma_cm,
+    cos_theta_gamma_cm, n_other_in_detector, in_region, weight [pb per trial].
     """
 
     name = "eegamma_bbg"
@@ -495,6 +528,10 @@ class EEGamma(_BeamEscapeBase):
     def __init__(self, *args, mass_terms: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.mass_terms = bool(mass_terms)
+
+    def describe(self) -> dict:
+        """Generation region and model choices, for the run metadata."""
+        return {**super().describe(), "mass_terms": self.mass_terms}
 
     def _channels(self, pp_q, pm_q, k_q, e_q, p_q):
         out = _beam_channels(pp_q, pm_q, e_q, p_q, M_E_GEV, 0.4)

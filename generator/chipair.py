@@ -6,9 +6,21 @@ N = L x sum(weights) (G eq. 3; eq. 12 with ISR).
 
 Event layout (all energies in GeV, lab frame unless said):
 ``sqrt_s0`` nominal CM energy, ``sqrt_s`` after spread, ``sqrt_s_prime`` after ISR,
-``x`` = 1 - s'/s, ``beta_z`` boost of the beam CM, ``isr`` collinear ISR photon, ``chi``
-and ``chibar`` Momentum4D records with ``charge`` (units of e; chi carries -eps like the
-electron), ``chi_beta``/``chibar_beta`` lab velocities, ``weight`` in pb.
+``x`` = 1 - s'/s, ``beta_z`` and ``beta_x`` velocity of the beam CM in the lab, ``isr`` collinear
+ISR photon, ``chi`` and ``chibar`` Momentum4D records with ``charge`` (units of e; chi carries
+-eps like the electron), ``chi_beta``/``chibar_beta`` lab velocities, ``weight`` in pb.
+
+Frames (``docs/physics.md`` §10, :mod:`generator.kinematics`). Everything is built in the beam CM
+frame in beam-axis coordinates, whose z' axis is the e- direction there: the ISR photon runs along
++z' (radiated by the e-) or -z' (by the e+) with E = x sqrt(s)/2; the pair moves along z' with
+rapidity artanh(-p_gamma/(sqrt(s) - E_gamma)); in the pair rest frame, reached from the CM by that
+boost along z', the polar angle of chi is measured from z' -- the direction of the e- beam in the
+pair rest frame, which is the axis of the Born angular law (``docs/physics.md`` §1). With a crossing
+angle the CM beam axis is not the lab z axis: it is found by boosting the lab e- beam into the CM
+(:func:`generator.kinematics.cm_beam_axis_angle`), the beam-axis coordinates are rotated onto it and
+everything is boosted to the lab with the full CM velocity (beta_x, 0, beta_z)
+(:func:`generator.kinematics.cm_to_lab`). Head-on beams keep the single combined z boost (pair and
+CM rapidities added), bit for bit as before crossing angles existed.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import numpy as np
 from .beams import Beams
 from .born import pair_beta, sample_cos_theta, sigma_born_pb
 from .isr import KERNELS, sample_isr_x
-from .kinematics import boost_z, momentum4d
+from .kinematics import boost_z, cm_to_lab, momentum4d
 
 __all__ = ["ChiPair"]
 
@@ -78,6 +90,8 @@ class ChiPair:
             "beam_spread_model": self.beams.spread_model,
             "sqrt_s0_gev": self.beams.sqrt_s0_gev,
             "beta_z0": self.beams.beta_z0,
+            "beta_x0": self.beams.beta_x0,
+            "crossing_angle_rad": self.beams.crossing_angle_rad,
             "coulomb_factor": "neglected (< 1e-4, physics.md §1)",
             "isr_photon": "collinear, emitted by e- or e+ with equal probability",
         }
@@ -86,22 +100,27 @@ class ChiPair:
         """Events from uniforms ``u`` of shape (6, n); ``weight`` is the per-trial estimator
         in pb (its mean over trials is the cross section; divide by the number of trials to
         make weights sum to it)."""
+        return self._events(u, head_on=self.beams.crossing_angle_rad == 0.0)
+
+    def _events(self, u, head_on: bool) -> ak.Array:
+        """:meth:`generate`; ``head_on`` picks the combined z boost (exact for head-on beams only)
+        instead of the general rotation + boost (valid for any crossing angle)."""
         u = np.asarray(u, dtype=float)
-        sqrt_s, beta_z, w_beam = self.beams.sample(u[0:2], self.threshold_gev)
+        frame = self.beams.sample_frame(u[0:2], self.threshold_gev)
+        sqrt_s, beta_z, w_beam = frame.sqrt_s_gev, frame.beta_z, frame.weight
         s = sqrt_s**2
         x, w_isr = sample_isr_x(u[2], s, self.x_limit(s), self.isr)
         s_prime = s * (1.0 - x)
         sqrt_s_prime = np.sqrt(s_prime)
         weight = w_beam * w_isr * sigma_born_pb(s_prime, self.mass_gev, self.epsilon, self.spin)
 
-        # collinear ISR photon in the beam CM: E = x sqrt(s)/2 along the radiating beam
+        # collinear ISR photon in the beam CM: E = x sqrt(s)/2 along the radiating beam (z')
         e_gamma = 0.5 * x * sqrt_s
         side = np.where(u[3] < 0.5, 1.0, -1.0)
         pz_gamma = side * e_gamma
         rapidity_pair = np.arctanh(-pz_gamma / (sqrt_s - e_gamma))
-        rapidity_lab = np.arctanh(beta_z)
 
-        # chi chibar in the pair rest frame (physics.md §1 angular law w.r.t. the beam axis)
+        # chi chibar in the pair rest frame (physics.md §1 angular law w.r.t. the beam axis z')
         beta_star = pair_beta(s_prime, self.mass_gev)
         p_star = 0.5 * sqrt_s_prime * beta_star
         e_star = 0.5 * sqrt_s_prime
@@ -111,13 +130,30 @@ class ChiPair:
         px = p_star * sin_t * np.cos(phi)
         py = p_star * sin_t * np.sin(phi)
         pz = p_star * cos_t
-        y = rapidity_pair + rapidity_lab
-        e_chi, pz_chi = boost_z(e_star, pz, y)
-        e_bar, pz_bar = boost_z(e_star, -pz, y)
-        e_isr, pz_isr = boost_z(e_gamma, pz_gamma, rapidity_lab)
+        zero = np.zeros(len(weight))
+        if head_on:
+            # pair and CM boosts are both along z: one boost by the summed rapidity
+            rapidity_lab = np.arctanh(beta_z)
+            y = rapidity_pair + rapidity_lab
+            e_chi, pz_chi = boost_z(e_star, pz, y)
+            e_bar, pz_bar = boost_z(e_star, -pz, y)
+            e_isr, pz_isr = boost_z(e_gamma, pz_gamma, rapidity_lab)
+            chi = (px, py, pz_chi, e_chi)
+            chibar = (-px, -py, pz_bar, e_bar)
+            isr = (zero, zero, pz_isr, e_isr)
+        else:
+            # pair frame -> CM (beam-axis coordinates) -> lab (rotation onto the CM beam axis, boost)
+            e_chi, pz_chi = boost_z(e_star, pz, rapidity_pair)
+            e_bar, pz_bar = boost_z(e_star, -pz, rapidity_pair)
+            to_lab = (frame.beta_x, beta_z, frame.cm_axis_angle_rad)
+            e, qx, qy, qz = cm_to_lab(e_chi, px, py, pz_chi, *to_lab)
+            chi = (qx, qy, qz, e)
+            e, qx, qy, qz = cm_to_lab(e_bar, -px, -py, pz_bar, *to_lab)
+            chibar = (qx, qy, qz, e)
+            e, qx, qy, qz = cm_to_lab(e_gamma, zero, zero, pz_gamma, *to_lab)
+            isr = (qx, qy, qz, e)
 
         charge = np.full(len(weight), self.epsilon)
-        zero = np.zeros(len(weight))
         return ak.zip(
             {
                 "sqrt_s0": np.full(len(weight), self.beams.sqrt_s0_gev),
@@ -125,12 +161,19 @@ class ChiPair:
                 "sqrt_s_prime": sqrt_s_prime,
                 "x": x,
                 "beta_z": beta_z,
-                "isr": momentum4d(zero, zero, pz_isr, e_isr),
-                "chi": momentum4d(px, py, pz_chi, e_chi, charge=-charge),
-                "chibar": momentum4d(-px, -py, pz_bar, e_bar, charge=charge),
-                "chi_beta": np.hypot(np.hypot(px, py), pz_chi) / e_chi,
-                "chibar_beta": np.hypot(np.hypot(px, py), pz_bar) / e_bar,
+                "beta_x": frame.beta_x,
+                "isr": momentum4d(*isr),
+                "chi": momentum4d(*chi, charge=-charge),
+                "chibar": momentum4d(*chibar, charge=charge),
+                "chi_beta": _speed(chi),
+                "chibar_beta": _speed(chibar),
                 "weight": weight,
             },
             depth_limit=1,
         )
+
+
+def _speed(p):
+    """|p|/E of (px, py, pz, E); np.hypot(np.hypot(px, py), pz) / E as before."""
+    px, py, pz, e = p
+    return np.hypot(np.hypot(px, py), pz) / e

@@ -37,8 +37,12 @@ pure, rotation-free boost along -k_gamma. This is exact for soft photons and an 
 for hard ones (the true law refers to the e+e- directions seen in the recoil frame). The cubic
 inverse CDFs are solved in closed form (generator.born.sample_cos_theta).
 
-All generation cuts are in the e+e- CM frame (``frame="cm"``, the only supported option).
-Finally every four-vector is boosted along +z by ``beta_z`` (CM -> lab).
+All generation cuts are in the e+e- CM frame (``frame="cm"``, the only supported option); the
+photon polar angle and every "+z" above refer to the CM beam axis (the e- direction in the CM).
+Finally every four-vector goes to the lab (``docs/physics.md`` §10): for head-on beams a boost
+along +z by ``beta_z``; with a crossing angle the beam-axis coordinates are first rotated about y
+by the CM beam-axis angle ``cm_axis_angle_rad`` and then boosted by (``beta_x``, 0, ``beta_z``)
+(:func:`generator.kinematics.cm_to_lab`, bit for bit the z boost when both are 0).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import vector
 
 from .born import sample_cos_theta, sigma_born_pb
 from .constants import ALPHA, G_FERMI_GEV2, GEV2_TO_PB, M_E_GEV, SIN2_THETA_W
+from .kinematics import cm_to_lab
 
 vector.register_awkward()
 
@@ -110,14 +115,14 @@ def radiator(x, cos_theta, beta_e=1.0):
 # --------------------------------------------------------------------------------------------
 # Kinematics helpers
 # --------------------------------------------------------------------------------------------
-def _boost_z(e, px, py, pz, beta_z):
-    """Boost four-vectors along +z with velocity beta_z (CM -> lab)."""
-    gam = 1.0 / np.sqrt(1.0 - beta_z * beta_z)
-    return gam * (e + beta_z * pz), px, py, gam * (pz + beta_z * e)
-
-
 def _momentum4d(e, px, py, pz):
     return ak.zip({"px": px, "py": py, "pz": pz, "E": e}, with_name="Momentum4D")
+
+
+def _to_lab(e, px, py, pz, frame):
+    """CM (beam-axis coordinates) -> lab for frame = (beta_x, beta_z, cm_axis_angle_rad); returns
+    (E, px, py, pz) like the former z boost gamma (E + beta_z pz), gamma (pz + beta_z E)."""
+    return cm_to_lab(e, px, py, pz, *frame)
 
 
 class _MonophotonBase:
@@ -125,6 +130,8 @@ class _MonophotonBase:
 
     name = "monophoton"
     n_uniforms = 3
+    mass_gev = None  # no MCP in the final state unless a subclass says so
+    epsilon = None
     _endpoint_term = False  # add the 1/(1 + delta - x) component to the x proposal
 
     def __init__(
@@ -159,16 +166,26 @@ class _MonophotonBase:
         return np.zeros_like(s)
 
     # ----------------------------------------------------------------------------------------
-    def _check(self, u, sqrt_s_gev, beta_z):
+    def _check(self, u, sqrt_s_gev, beta_z, beta_x=0.0, cm_axis_angle_rad=0.0):
+        """Validate ``u``; broadcast sqrt(s) and the CM frame (beta_z, beta_x, axis angle) to n."""
         u = np.asarray(u, dtype=float)
         if u.ndim != 2 or u.shape[0] != self.n_uniforms:
-            raise ValueError(
-                f"{self.name}: u must have shape ({self.n_uniforms}, n), got {u.shape}"
-            )
+            raise ValueError(f"{self.name}: u must have shape ({self.n_uniforms}, n), got {u.shape}")
         n = u.shape[1]
-        rs = np.broadcast_to(np.asarray(sqrt_s_gev, dtype=float), (n,)).astype(float)
-        bz = np.broadcast_to(np.asarray(beta_z, dtype=float), (n,)).astype(float)
-        return u, rs, bz
+
+        def per_event(v):
+            return np.broadcast_to(np.asarray(v, dtype=float), (n,)).astype(float)
+
+        return u, per_event(sqrt_s_gev), (per_event(beta_x), per_event(beta_z), per_event(cm_axis_angle_rad))
+
+    def _common_description(self) -> dict:
+        return {
+            "process": self.name,
+            "e_gamma_min_gev": self.e_gamma_min_gev,
+            "e_gamma_max_gev": self.e_gamma_max_gev,
+            "cos_theta_max": self.cos_theta_max,
+            "cuts_frame": "CM, angles from the CM beam axis",
+        }
 
     def _sample_x(self, u0, x_lo, x_hi, s, valid):
         """x from a proposal proportional to 2/x [+ 1/(1 + delta - x)]; returns x, 1/(x q(x)).
@@ -233,8 +250,8 @@ class _MonophotonBase:
             "weight": weight,
         }
 
-    def _common_fields(self, g, rs, bz):
-        ge, gx, gy, gz = _boost_z(g["e"], g["px"], g["py"], g["pz"], bz)
+    def _common_fields(self, g, rs, frame):
+        ge, gx, gy, gz = _to_lab(g["e"], g["px"], g["py"], g["pz"], frame)
         return {
             "gamma": _momentum4d(ge, gx, gy, gz),
             "sqrt_s": rs,
@@ -251,10 +268,12 @@ class ChiChiGamma(_MonophotonBase):
     'scalar'); generation cuts (CM frame) ``e_gamma_min_gev`` [GeV] (> 0), ``cos_theta_max``
     (|cos theta_gamma| <= this), optional ``e_gamma_max_gev`` [GeV], ``frame`` ('cm').
 
-    ``generate(u, sqrt_s_gev, beta_z=0.0)`` takes ``u`` of shape (5, n): u[0] -> x,
-    u[1] -> cos theta_gamma, u[2] -> phi_gamma, u[3] -> cos theta*, u[4] -> phi*.
-    Output fields: gamma, chi, chibar (Momentum4D, lab frame, GeV), sqrt_s, e_gamma_cm,
-    cos_theta_gamma_cm, weight [pb per trial].
+    ``generate(u, sqrt_s_gev, beta_z=0.0, *, beta_x=0.0, cm_axis_angle_rad=0.0)`` takes ``u`` of
+    shape (5, n): u[0] -> x, u[1] -> cos theta_gamma, u[2] -> phi_gamma, u[3] -> cos theta*,
+    u[4] -> phi*; the CM frame (scalars or per event) as drawn by
+    :meth:`generator.beams.Beams.sample_frame`. Output fields: gamma, chi, chibar (Momentum4D, lab
+    frame, GeV), sqrt_s, e_gamma_cm, cos_theta_gamma_cm (from the CM beam axis), weight [pb per
+    trial].
     """
 
     name = "chichigamma"
@@ -295,9 +314,13 @@ class ChiChiGamma(_MonophotonBase):
     def _sigma0_pb(self, sp):
         return sigma_born_pb(sp, self.mass_gev, self.epsilon, self.spin)
 
-    def generate(self, u, sqrt_s_gev, beta_z=0.0) -> ak.Array:
+    def describe(self) -> dict:
+        """Physics model choices, for the run metadata."""
+        return {**self._common_description(), "mass_gev": self.mass_gev, "epsilon": self.epsilon, "spin": self.spin}
+
+    def generate(self, u, sqrt_s_gev, beta_z=0.0, *, beta_x=0.0, cm_axis_angle_rad=0.0) -> ak.Array:
         """Generate len(u[0]) weighted trials; see the class docstring for the layout."""
-        u, rs, bz = self._check(u, sqrt_s_gev, beta_z)
+        u, rs, frame = self._check(u, sqrt_s_gev, beta_z, beta_x, cm_axis_angle_rad)
         g = self._photon(u, rs)
         m = self.mass_gev
 
@@ -322,9 +345,9 @@ class ChiChiGamma(_MonophotonBase):
         f = gam * gam / (gam + 1.0) * bdotk
         de, dx, dy, dz = gam * bdotk, kx + f * bx, ky + f * by, kz + f * bzq
 
-        out = self._common_fields(g, rs, bz)
-        chi = _boost_z(0.5 * q0 + de, 0.5 * qx + dx, 0.5 * qy + dy, 0.5 * qz + dz, bz)
-        chibar = _boost_z(0.5 * q0 - de, 0.5 * qx - dx, 0.5 * qy - dy, 0.5 * qz - dz, bz)
+        out = self._common_fields(g, rs, frame)
+        chi = _to_lab(0.5 * q0 + de, 0.5 * qx + dx, 0.5 * qy + dy, 0.5 * qz + dz, frame)
+        chibar = _to_lab(0.5 * q0 - de, 0.5 * qx - dx, 0.5 * qy - dy, 0.5 * qz - dz, frame)
         out["chi"] = _momentum4d(*chi)
         out["chibar"] = _momentum4d(*chibar)
         return ak.zip(out, depth_limit=1)
@@ -336,10 +359,11 @@ class NuNuGamma(_MonophotonBase):
     Contact interaction by default (sqrt(s) << M_Z); ``z_propagator=True`` uses the full Z
     propagator at s'. Generation cuts as for :class:`ChiChiGamma`.
 
-    ``generate(u, sqrt_s_gev, beta_z=0.0)`` takes ``u`` of shape (3, n) (x, cos theta, phi).
-    The neutrinos are not generated individually: the field ``missing`` is the total nu nubar
-    four-momentum (p_e+ + p_e- - k_gamma, lab frame). Other fields: gamma, sqrt_s,
-    e_gamma_cm, cos_theta_gamma_cm, weight [pb per trial].
+    ``generate(u, sqrt_s_gev, beta_z=0.0, *, beta_x=0.0, cm_axis_angle_rad=0.0)`` takes ``u`` of
+    shape (3, n) (x, cos theta, phi); CM frame as for :class:`ChiChiGamma`. The neutrinos are not
+    generated individually: the field ``missing`` is the total nu nubar four-momentum
+    (p_e+ + p_e- - k_gamma, lab frame). Other fields: gamma, sqrt_s, e_gamma_cm,
+    cos_theta_gamma_cm, weight [pb per trial].
     """
 
     name = "nunugamma"
@@ -368,11 +392,15 @@ class NuNuGamma(_MonophotonBase):
     def _sigma0_pb(self, sp):
         return sigma_nunu_pb(sp, self.z_propagator)
 
-    def generate(self, u, sqrt_s_gev, beta_z=0.0) -> ak.Array:
+    def describe(self) -> dict:
+        """Physics model choices, for the run metadata."""
+        return {**self._common_description(), "z_propagator": self.z_propagator}
+
+    def generate(self, u, sqrt_s_gev, beta_z=0.0, *, beta_x=0.0, cm_axis_angle_rad=0.0) -> ak.Array:
         """Generate len(u[0]) weighted trials; see the class docstring for the layout."""
-        u, rs, bz = self._check(u, sqrt_s_gev, beta_z)
+        u, rs, frame = self._check(u, sqrt_s_gev, beta_z, beta_x, cm_axis_angle_rad)
         g = self._photon(u, rs)
-        out = self._common_fields(g, rs, bz)
-        miss = _boost_z(rs - g["e"], -g["px"], -g["py"], -g["pz"], bz)
+        out = self._common_fields(g, rs, frame)
+        miss = _to_lab(rs - g["e"], -g["px"], -g["py"], -g["pz"], frame)
         out["missing"] = _momentum4d(*miss)
         return ak.zip(out, depth_limit=1)
