@@ -24,6 +24,13 @@ Two propanes are provided:
   <Z/A> = 0.58962. With this I the Bethe log of G eq. 4 at beta = 1e-2 is 2.9x smaller and
   turns negative already at beta = 6.8e-3.
 
+Stopping composition (``stopping_composition``): the constituents whose ICRU 49 proton stopping
+is added by mass fraction (Bragg additivity) for the ``icru49`` model, and whose elements enter the
+ZBL nuclear stopping (:mod:`detsim.stopping_tables`). ICRU 49 molecular coefficients are used where
+tabulated (propane C3H8, methane CH4, CO2, graphite); isobutane and ethane are Bragg sums of their
+H and C atoms (for propane and methane that sum differs from the molecular value by -4 % .. +3 %
+over 1 keV - 2 MeV).
+
 Choices documented here: He n_p = 3.5/cm (PDG table 35.5; older compilations, e.g. Sauli 1977,
 give 5.9/cm -- physics.md quotes 3.5-5.9; the lower, PDG value is the conservative one for hit
 counting). Isobutane takes I of butane (same composition, PDG 48.3 eV). ``carbon_fibre`` is
@@ -37,6 +44,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from hepunits import GeV, eV
+
+from .stopping_tables import ELEMENTS, STOPPING_KEYS
 
 __all__ = [
     "Material",
@@ -76,6 +85,11 @@ class Material:
         solids. Used as the kinematic floor of the low-beta stopping model (see ``eloss``).
     phase : "gas" or "solid"
         Only gases can be mixed with :func:`gas_mixture`.
+    stopping_composition : tuple of (key, mass fraction) or None
+        Constituents for the ICRU 49 electronic and ZBL nuclear stopping (keys of
+        :data:`detsim.stopping_tables.STOPPING_KEYS`: element symbols or ICRU 49 molecules),
+        mass fractions summing to 1. None: the ``icru49`` model and nuclear stopping are not
+        available for this material.
     """
 
     name: str
@@ -87,6 +101,7 @@ class Material:
     radiation_length_cm: float | None = None
     ionization_energy_gev: float | None = None
     phase: Literal["gas", "solid"] = "solid"
+    stopping_composition: tuple[tuple[str, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.density_g_cm3 > 0:
@@ -108,6 +123,18 @@ class Material:
                 raise ValueError(f"{self.name}: {field} must be > 0, got {value}")
         if self.phase not in ("gas", "solid"):
             raise ValueError(f"{self.name}: phase must be 'gas' or 'solid', got {self.phase!r}")
+        if self.stopping_composition is not None:
+            comp = tuple((str(k), float(w)) for k, w in self.stopping_composition)
+            for key, w in comp:
+                if key not in STOPPING_KEYS:
+                    raise ValueError(
+                        f"{self.name}: unknown stopping key {key!r}; allowed: {', '.join(sorted(STOPPING_KEYS))}"
+                    )
+                if not (math.isfinite(w) and w > 0):
+                    raise ValueError(f"{self.name}: mass fraction of {key!r} must be > 0, got {w}")
+            if not comp or abs(math.fsum(w for _, w in comp) - 1.0) > 1e-6:
+                raise ValueError(f"{self.name}: stopping_composition mass fractions must sum to 1, got {comp}")
+            object.__setattr__(self, "stopping_composition", comp)
 
     @property
     def electron_density_mol_cm3(self) -> float:
@@ -126,6 +153,7 @@ def _make(
     n_p: float | None = None,
     e_i_ev: float | None = None,
     phase: Literal["gas", "solid"] = "solid",
+    stopping: tuple[tuple[str, float], ...] | None = None,
 ) -> Material:
     """Build a table entry from PDG-style numbers (eV, and X0 in g/cm^2 -> cm)."""
     return Material(
@@ -138,43 +166,114 @@ def _make(
         radiation_length_cm=None if x0_g_cm2 is None else x0_g_cm2 / rho,
         ionization_energy_gev=None if e_i_ev is None else e_i_ev * EV_TO_GEV,
         phase=phase,
+        stopping_composition=stopping,
     )
 
+
+def _atoms(**counts: int) -> tuple[tuple[str, float], ...]:
+    """Bragg additivity over the atoms of a formula: element mass fractions, e.g. _atoms(C=2, H=6)."""
+    masses = {s: n * ELEMENTS[s].a_g_mol for s, n in counts.items()}
+    total = math.fsum(masses.values())
+    return tuple((s, m / total) for s, m in masses.items())
+
+
+_C3H8 = (("C3H8", 1.0),)
 
 # X0 in g/cm^2 from PDG (compounds: 1/X0 = sum_j w_j / X0_j, PDG eq. 34.28 with element X0).
 _TABLE: tuple[Material, ...] = (
     # --- gases (20 degC, 1 atm) ---------------------------------------------------------------
     # G section 3 / physics.md section 7: Z = 26, A = 44.1, I = 11 eV, rho = 1.864e-3.
-    _make("propane", 1.864e-3, 26.0 / 44.1, 11.0, 45.37, w_ev=23.7, n_p=69.0, e_i_ev=10.95, phase="gas"),
+    _make(
+        "propane", 1.864e-3, 26.0 / 44.1, 11.0, 45.37, w_ev=23.7, n_p=69.0, e_i_ev=10.95, phase="gas", stopping=_C3H8
+    ),
     # PDG / NIST (Geant4 G4_PROPANE): I = 47.1 eV.
-    _make("propane_pdg", 1.87939e-3, 0.58962, 47.1, 45.37, w_ev=23.7, n_p=69.0, e_i_ev=10.95, phase="gas"),
+    _make(
+        "propane_pdg", 1.87939e-3, 0.58962, 47.1, 45.37, w_ev=23.7, n_p=69.0, e_i_ev=10.95, phase="gas", stopping=_C3H8
+    ),
     # PDG table 35.5: iC4H10 rho = 2.49 mg/cm3, E_I = 10.6 eV, W = 26 eV, n_p = 90/cm;
     # I and X0 of butane (PDG), Z/A = 34/58.12.
-    _make("isobutane", 2.49e-3, 34.0 / 58.122, 48.3, 45.23, w_ev=26.0, n_p=90.0, e_i_ev=10.6, phase="gas"),
+    _make(
+        "isobutane",
+        2.49e-3,
+        34.0 / 58.122,
+        48.3,
+        45.23,
+        w_ev=26.0,
+        n_p=90.0,
+        e_i_ev=10.6,
+        phase="gas",
+        stopping=_atoms(C=4, H=10),
+    ),
     # PDG: rho = 1.66322e-4, <Z/A> = 0.49967, I = 41.8 eV, X0 = 94.32 g/cm2;
     # table 35.5: E_I = 24.6 eV, W = 41.3 eV, n_p = 3.5/cm (5.9/cm in older compilations).
-    _make("helium", 1.66322e-4, 0.49967, 41.8, 94.32, w_ev=41.3, n_p=3.5, e_i_ev=24.6, phase="gas"),
+    _make(
+        "helium",
+        1.66322e-4,
+        0.49967,
+        41.8,
+        94.32,
+        w_ev=41.3,
+        n_p=3.5,
+        e_i_ev=24.6,
+        phase="gas",
+        stopping=(("He", 1.0),),
+    ),
     # PDG: rho = 1.66201e-3, <Z/A> = 0.45059, I = 188 eV, X0 = 19.55 g/cm2;
     # table 35.5: E_I = 15.7 eV, W = 26 eV, n_p = 25/cm.
-    _make("argon", 1.66201e-3, 0.45059, 188.0, 19.55, w_ev=26.0, n_p=25.0, e_i_ev=15.7, phase="gas"),
+    _make(
+        "argon",
+        1.66201e-3,
+        0.45059,
+        188.0,
+        19.55,
+        w_ev=26.0,
+        n_p=25.0,
+        e_i_ev=15.7,
+        phase="gas",
+        stopping=(("Ar", 1.0),),
+    ),
     # PDG: rho = 6.67151e-4, <Z/A> = 0.62334, I = 41.7 eV, X0 = 46.47 g/cm2;
     # table 35.5: E_I = 12.6 eV, W = 30 eV, n_p = 28/cm.
-    _make("methane", 6.67151e-4, 0.62334, 41.7, 46.47, w_ev=30.0, n_p=28.0, e_i_ev=12.6, phase="gas"),
+    _make(
+        "methane",
+        6.67151e-4,
+        0.62334,
+        41.7,
+        46.47,
+        w_ev=30.0,
+        n_p=28.0,
+        e_i_ev=12.6,
+        phase="gas",
+        stopping=(("CH4", 1.0),),
+    ),
     # PDG: rho = 1.25324e-3, <Z/A> = 0.59861, I = 45.4 eV, X0 = 45.66 g/cm2;
     # table 35.5: E_I = 11.5 eV, W = 26 eV, n_p = 48/cm.
-    _make("ethane", 1.25324e-3, 0.59861, 45.4, 45.66, w_ev=26.0, n_p=48.0, e_i_ev=11.5, phase="gas"),
+    _make(
+        "ethane",
+        1.25324e-3,
+        0.59861,
+        45.4,
+        45.66,
+        w_ev=26.0,
+        n_p=48.0,
+        e_i_ev=11.5,
+        phase="gas",
+        stopping=_atoms(C=2, H=6),
+    ),
     # PDG: rho = 1.84212e-3, <Z/A> = 0.49989, I = 85.0 eV, X0 = 36.20 g/cm2;
     # table 35.5: E_I = 13.8 eV, W = 34 eV, n_p = 35/cm.
-    _make("co2", 1.84212e-3, 0.49989, 85.0, 36.20, w_ev=34.0, n_p=35.0, e_i_ev=13.8, phase="gas"),
+    _make(
+        "co2", 1.84212e-3, 0.49989, 85.0, 36.20, w_ev=34.0, n_p=35.0, e_i_ev=13.8, phase="gas", stopping=(("CO2", 1.0),)
+    ),
     # --- solids ---------------------------------------------------------------------------------
     # PDG: Be rho = 1.848, <Z/A> = 0.44384, I = 63.7 eV, X0 = 65.19 g/cm2 (35.28 cm).
-    _make("beryllium", 1.848, 0.44384, 63.7, 65.19),
+    _make("beryllium", 1.848, 0.44384, 63.7, 65.19, stopping=(("Be", 1.0),)),
     # PDG: Al rho = 2.699, <Z/A> = 0.48181, I = 166.0 eV, X0 = 24.01 g/cm2 (8.897 cm).
-    _make("aluminium", 2.699, 0.48181, 166.0, 24.01),
+    _make("aluminium", 2.699, 0.48181, 166.0, 24.01, stopping=(("Al", 1.0),)),
     # PDG: C (graphite) rho = 2.21, <Z/A> = 0.49955, I = 78.0 eV, X0 = 42.70 g/cm2.
-    _make("carbon", 2.21, 0.49955, 78.0, 42.70),
+    _make("carbon", 2.21, 0.49955, 78.0, 42.70, stopping=(("graphite", 1.0),)),
     # Pure-carbon approximation of carbon fibre at 1.75 g/cm3 (CFRP with epoxy: ~1.55-1.6).
-    _make("carbon_fibre", 1.75, 0.49955, 78.0, 42.70),
+    _make("carbon_fibre", 1.75, 0.49955, 78.0, 42.70, stopping=(("graphite", 1.0),)),
 )
 
 #: Table materials by canonical (lower-case) name.
@@ -255,6 +354,9 @@ def gas_mixture(
     * n_p = sum_i x_i n_p,i (physics.md section 7), times pressure_atm.
     * X0: 1/X0[g/cm^2] = sum_i w_i / X0_i[g/cm^2] (PDG), then divided by rho.
     * E_I = min_i E_I,i (the lowest ionisation threshold in the mixture).
+    * stopping composition: the components' (key, mass fraction) lists weighted by w_i (Bragg
+      additivity by mass for the ICRU 49 electronic and the ZBL nuclear stopping); None if a
+      component has none.
     """
     if by not in ("volume", "mass"):
         raise ValueError(f"by must be 'volume' or 'mass', got {by!r}")
@@ -310,6 +412,13 @@ def gas_mixture(
     e_i = None
     if all(m.ionization_energy_gev is not None for m in mats):
         e_i = min(m.ionization_energy_gev for m in mats)
+    stopping = None
+    if all(m.stopping_composition is not None for m in mats):
+        acc: dict[str, float] = {}
+        for wi, m in zip(w, mats, strict=True):
+            for key, f in m.stopping_composition:
+                acc[key] = acc.get(key, 0.0) + wi * f
+        stopping = tuple((k, v) for k, v in acc.items() if v > 0)
 
     if name is None:
         keep = [(m.name, f) for m, f in zip(mats, fracs, strict=True) if f > 0]
@@ -330,4 +439,5 @@ def gas_mixture(
         radiation_length_cm=x0_cm,
         ionization_energy_gev=e_i,
         phase="gas",
+        stopping_composition=stopping,
     )

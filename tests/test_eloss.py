@@ -69,10 +69,61 @@ def test_bethe_log_turns_negative_at_3p3e_3_in_propane():
     assert b0 == pytest.approx(ref, rel=1e-3)  # differs by the m_e/m term of T_max only
     assert bethe_log(b0 * 1.001, M_CHI, "propane") > 0
     assert bethe_log(b0 * 0.999, M_CHI, "propane") < 0
-    below = dedx_gev_per_cm(np.array([1e-4, 1e-3, b0 * 0.999]), 3e-3, M_CHI, "propane")
+    # G eq. 4 taken literally (bethe_paper): no energy loss below the log zero
+    below = dedx_gev_per_cm(np.array([1e-4, 1e-3, b0 * 0.999]), 3e-3, M_CHI, "propane", "bethe_paper")
     assert np.all(below == 0.0)
-    assert dedx_gev_per_cm(b0 * 1.001, 3e-3, M_CHI, "propane") > 0
-    assert np.all(out_of_validity(np.array([1e-3, b0 * 0.999]), "bethe", "propane", M_CHI))
+    assert dedx_gev_per_cm(b0 * 1.001, 3e-3, M_CHI, "propane", "bethe_paper") > 0
+    for model in ("bethe", "bethe_paper"):
+        assert np.all(out_of_validity(np.array([1e-3, b0 * 0.999]), model, "propane", M_CHI))
+
+
+def test_bethe_continues_below_log_zero_by_the_tangent_line():
+    # bethe: G eq. 4 down to L = 2/3, then the line through the origin tangent to it (heavy, slow
+    # limit: beta_t = sqrt(e^(2/3) I / (2 m_e)), written out here).
+    bt_ref = math.sqrt(math.exp(2 / 3) * I_PROP / (2 * ME))
+    bt = eloss.beta_bethe_tangent("propane", M_CHI)
+    assert bt == pytest.approx(bt_ref, rel=1e-3)
+    assert bt == pytest.approx(4.58e-3, rel=2e-3)
+    eps = 3e-3
+    # at and above beta_t: G eq. 4 by hand, and identical to bethe_paper
+    b = np.array([1.0001 * bt, 5.4e-3, 1e-2, 0.1])
+    lg = np.array([0.5 * math.log(2 * ME * x * x * _tmax_ref(x, M_CHI) / I_PROP**2) for x in b])
+    np.testing.assert_allclose(
+        dedx_gev_per_cm(b, eps, M_CHI, "propane"), RHO * K * Z / A * eps**2 / b**2 * lg, rtol=1e-10
+    )
+    np.testing.assert_array_equal(
+        dedx_gev_per_cm(b, eps, M_CHI, "propane"), dedx_gev_per_cm(b, eps, M_CHI, "propane", "bethe_paper")
+    )
+    # below: proportional to beta, never zero, value at the join by hand (L = 2/3 exactly)
+    low = bt * np.array([1e-4, 0.1, 0.5, 0.9999])
+    d = dedx_gev_per_cm(low, eps, M_CHI, "propane")
+    assert np.all(d > 0)
+    np.testing.assert_allclose(d / low, RHO * K * Z / A * eps**2 / bt**2 * (2 / 3) / bt, rtol=1e-9)
+    # C^1 at the join: value and logarithmic slope (= 1 on the line) continuous
+    f = lambda x: float(dedx_gev_per_cm(x, eps, M_CHI, "propane"))  # noqa: E731
+    h = 1e-5
+    up = math.log(f(bt * (1 + 2 * h)) / f(bt * (1 + h))) / math.log((1 + 2 * h) / (1 + h))
+    assert f(bt * (1 + 1e-9)) == pytest.approx(f(bt * (1 - 1e-9)), rel=1e-8)
+    assert up == pytest.approx(1.0, abs=1e-3)
+
+
+def test_slow_mcp_in_beryllium_loses_energy_and_stops():
+    # Be: the G eq. 4 log is zero at beta_0 = sqrt(I / 2 m_e) = 7.9e-3 (I = 63.7 eV).
+    b0 = beta_bethe_zero("beryllium", M_CHI)
+    assert b0 == pytest.approx(math.sqrt(63.7 * EV / (2 * ME)), rel=1e-3)
+    eps, betas = 3e-3, np.array([1e-3, 3e-3, 5e-3, 7.5e-3])
+    assert np.all(dedx_gev_per_cm(betas, eps, M_CHI, "beryllium", "bethe_paper") == 0.0)  # the old silent zero
+    assert np.all(dedx_gev_per_cm(betas, eps, M_CHI, "beryllium", "bethe") > 0)
+    table = RangeTable(eps, M_CHI, "beryllium", "bethe")
+    assert table.stops
+    t = kinetic_from_beta_gev(betas, M_CHI)
+    r = table.range_cm(t)
+    assert np.all(np.isfinite(r) & (r > 0))
+    # on the line dE/dx = a beta, so R(beta) = m beta / a (non-relativistic), written out
+    bt = eloss.beta_bethe_tangent("beryllium", M_CHI)
+    a = 1.848 * K * 0.44384 * eps**2 / bt**2 * (2 / 3) / bt
+    np.testing.assert_allclose(r, M_CHI * betas / a, rtol=1e-3)
+    assert table.kinetic_after_cm(t[0], 2 * r[0]) == 0.0  # stopped
 
 
 def test_bethe_validity_edge_is_the_bethe_maximum():
@@ -235,16 +286,16 @@ def test_frozen_range_analytic():
     assert r == pytest.approx(t**2 / (c * M_CHI), rel=1e-3)
 
 
-def test_bethe_range_is_infinite_but_distances_finite():
+def test_bethe_paper_range_is_infinite_but_distances_finite():
     eps = 3e-3
-    table = RangeTable(eps, M_CHI, "propane", "bethe")
+    table = RangeTable(eps, M_CHI, "propane", "bethe_paper")
     t0 = kinetic_from_beta_gev(beta_bethe_zero("propane", M_CHI), M_CHI)
     assert table.kinetic_0_gev == pytest.approx(t0, rel=1e-12)
     t = kinetic_from_beta_gev(np.array([6e-3, 1e-2, 3e-2]), M_CHI)
     assert np.all(np.isinf(table.range_cm(t)))
     t_end = 1.5 * t0
     d = table.distance_cm(t, t_end)
-    ref = np.array([_quad_range(x, t_end, eps, "bethe") for x in t])
+    ref = np.array([_quad_range(x, t_end, eps, "bethe_paper") for x in t])
     np.testing.assert_allclose(d, ref, rtol=1e-2)
     assert np.all(np.isinf(table.distance_cm(t, 0.5 * t0)))
     # stepping: long paths approach T_0 from above, T <= T_0 is left unchanged
