@@ -107,25 +107,6 @@ def test_bethe_continues_below_log_zero_by_the_tangent_line():
     assert up == pytest.approx(1.0, abs=1e-3)
 
 
-def test_slow_mcp_in_beryllium_loses_energy_and_stops():
-    # Be: the G eq. 4 log is zero at beta_0 = sqrt(I / 2 m_e) = 7.9e-3 (I = 63.7 eV).
-    b0 = beta_bethe_zero("beryllium", M_CHI)
-    assert b0 == pytest.approx(math.sqrt(63.7 * EV / (2 * ME)), rel=1e-3)
-    eps, betas = 3e-3, np.array([1e-3, 3e-3, 5e-3, 7.5e-3])
-    assert np.all(dedx_gev_per_cm(betas, eps, M_CHI, "beryllium", "bethe_paper") == 0.0)  # the old silent zero
-    assert np.all(dedx_gev_per_cm(betas, eps, M_CHI, "beryllium", "bethe") > 0)
-    table = RangeTable(eps, M_CHI, "beryllium", "bethe")
-    assert table.stops
-    t = kinetic_from_beta_gev(betas, M_CHI)
-    r = table.range_cm(t)
-    assert np.all(np.isfinite(r) & (r > 0))
-    # on the line dE/dx = a beta, so R(beta) = m beta / a (non-relativistic), written out
-    bt = eloss.beta_bethe_tangent("beryllium", M_CHI)
-    a = 1.848 * K * 0.44384 * eps**2 / bt**2 * (2 / 3) / bt
-    np.testing.assert_allclose(r, M_CHI * betas / a, rtol=1e-3)
-    assert table.kinetic_after_cm(t[0], 2 * r[0]) == 0.0  # stopped
-
-
 def test_bethe_validity_edge_is_the_bethe_maximum():
     lo, hi = validity_range("bethe", "propane", M_CHI)
     # L = 1: 2 m_e beta^2 * 2 m_e beta^2 = e^2 I^2 in the heavy, slow limit.

@@ -156,3 +156,49 @@ def test_table_sanity():
         if m.phase == "gas":
             assert m.density_g_cm3 < 3e-3
             assert m.w_value_gev is not None and m.primary_clusters_per_cm is not None
+
+
+# ------------------------------------------------------------------ stopping composition
+def test_every_table_material_has_a_stopping_composition():
+    for m in MATERIALS.values():
+        assert m.stopping_composition is not None, m.name
+        assert math.fsum(w for _, w in m.stopping_composition) == pytest.approx(1.0, abs=1e-12)
+    # ICRU 49 molecular entries where tabulated, elements otherwise
+    assert material("propane").stopping_composition == (("C3H8", 1.0),)
+    assert material("propane_pdg").stopping_composition == (("C3H8", 1.0),)
+    assert material("methane").stopping_composition == (("CH4", 1.0),)
+    assert material("co2").stopping_composition == (("CO2", 1.0),)
+    assert material("beryllium").stopping_composition == (("Be", 1.0),)
+    # isobutane C4H10 by its atoms: w_C = 4 x 12.0107 / (4 x 12.0107 + 10 x 1.00794)
+    w = dict(material("isobutane").stopping_composition)
+    assert w["C"] == pytest.approx(48.0428 / 58.1222, rel=1e-6)
+    assert w["H"] == pytest.approx(10.0794 / 58.1222, rel=1e-6)
+
+
+def test_mixture_combines_stopping_compositions_by_mass():
+    mix = gas_mixture({"argon": 0.7, "co2": 0.3})
+    rho_ar, rho_co2 = 1.66201e-3, 1.84212e-3  # PDG, as in the table
+    w_ar = 0.7 * rho_ar / (0.7 * rho_ar + 0.3 * rho_co2)
+    w = dict(mix.stopping_composition)
+    assert w == pytest.approx({"Ar": w_ar, "CO2": 1 - w_ar}, rel=1e-12)
+    # same key from two components adds up; pressure does not change mass fractions
+    mix2 = gas_mixture({"isobutane": 0.5, "ethane": 0.5}, by="mass", pressure_atm=2.0)
+    w2 = dict(mix2.stopping_composition)
+    wi, we = dict(material("isobutane").stopping_composition), dict(material("ethane").stopping_composition)
+    assert w2["C"] == pytest.approx(0.5 * wi["C"] + 0.5 * we["C"], rel=1e-12)
+    assert w2["H"] == pytest.approx(0.5 * wi["H"] + 0.5 * we["H"], rel=1e-12)
+    # a component without one makes the mixture have none
+    bare = dataclasses.replace(material("helium"), name="he_bare", stopping_composition=None)
+    assert gas_mixture({bare: 0.5, "propane": 0.5}).stopping_composition is None
+
+
+def test_stopping_composition_is_validated():
+    ok = Material("x", 1.0, 0.5, 50 * EV, stopping_composition=[("C", 0.5), ("H", 0.5)])
+    assert ok.stopping_composition == (("C", 0.5), ("H", 0.5))  # stored as a tuple (hashable)
+    hash(ok)
+    with pytest.raises(ValueError, match="unknown stopping key 'Kr'"):
+        Material("x", 1.0, 0.5, 50 * EV, stopping_composition=(("Kr", 1.0),))
+    with pytest.raises(ValueError, match="sum to 1"):
+        Material("x", 1.0, 0.5, 50 * EV, stopping_composition=(("C", 0.5),))
+    with pytest.raises(ValueError, match="must be > 0"):
+        Material("x", 1.0, 0.5, 50 * EV, stopping_composition=(("C", 1.2), ("H", -0.2)))
