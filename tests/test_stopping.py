@@ -211,6 +211,30 @@ def test_nuclear_stopping_of_mcp_is_screened_rutherford():
     assert nuclear_dedx_gev_per_cm(beta, 0.0, M_CHI, "beryllium") == 0.0
 
 
+def test_nuclear_born_option():
+    # kappa = 2 eps Z2 alpha / beta << 1 for an MCP: first-Born Coulomb log of a Yukawa-screened
+    # potential, 1/2 [ln(1 + x) - x/(1 + x)], x = (2 k a)^2, k = mu v / hbar, written out here.
+    eps, beta = 3e-3, 0.005
+    a0_nm, hbarc_ev_nm, u_gev = 0.0529177210903, 197.3269804, 0.93149410242
+    m1, m2, z2 = M_CHI / u_gev, 9.012182, 4.0
+    mu_ev = m1 * m2 / (m1 + m2) * u_gev * 1e9
+    gamma = 1 / math.sqrt(1 - beta**2)
+    k_per_nm = mu_ev * beta * gamma / hbarc_ev_nm
+    a = 0.8854 * a0_nm / z2 ** (1 / 3)
+    x = (2 * k_per_nm * a) ** 2
+    lam = 0.5 * (math.log1p(x) - x / (1 + x))
+    per_gram = K / m2 * (ME / (m2 * u_gev)) * eps**2 * z2**2 / beta**2  # Rutherford, GeV cm^2/g
+    got = float(nuclear_dedx_gev_per_cm(beta, eps, M_CHI, "beryllium", born=True))
+    assert got == pytest.approx(1.848 * per_gram * lam, rel=5e-3)
+    classical = float(nuclear_dedx_gev_per_cm(beta, eps, M_CHI, "beryllium"))
+    assert 1.3 < classical / got < 1.6
+    # protons at 10 keV (kappa = 2 x 4 / (137 x 4.6e-3) ~ 13): classical, unchanged
+    b_p = math.sqrt(2 * 1e-5 / M_P)
+    assert float(nuclear_dedx_gev_per_cm(b_p, 1.0, M_P, "beryllium", born=True)) == pytest.approx(
+        float(nuclear_dedx_gev_per_cm(b_p, 1.0, M_P, "beryllium")), rel=1e-12
+    )
+
+
 def test_nuclear_flag_adds_nuclear_part():
     beta = np.array([2e-3, 0.005, 0.03])
     for model in ("icru49", "bethe", "lindhard"):
