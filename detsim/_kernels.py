@@ -2,8 +2,10 @@
 
 Each does what a numpy function of :mod:`detsim.tracker` / :mod:`detsim.finder` does (same
 formulas, same random numbers, same order of hits) in one loop without temporaries: the
-stepping of MCPs through a gas shell with hits (one-electron threshold), and the road finder
-per event. The numpy versions are kept as the reference (tests compare them).
+stepping of MCPs through a gas shell with hits (one-electron threshold) -- along the helix
+through the IP (:func:`stepped_layer`) or, with multiple scattering, along a general helix
+kicked at every sense wire (:func:`stepped_layer_ms`) -- and the road finder per event. The
+numpy versions are kept as the reference (tests compare them).
 """
 
 from __future__ import annotations
@@ -26,9 +28,19 @@ except ImportError:  # pragma: no cover - numba is a dependency; keep working wi
         return wrap
 
 
-__all__ = ["HAVE_NUMBA", "stepped_layer", "roads_per_event", "circle_scan", "buffers"]
+__all__ = [
+    "HAVE_NUMBA",
+    "C_CM_PER_NS",
+    "stepped_layer",
+    "stepped_layer_ms",
+    "roads_per_event",
+    "circle_scan",
+    "buffers",
+]
 
 CURLED, ENDCAP = 4, 3
+C_CM_PER_NS = 29.9792458  #: speed of light [cm/ns]
+_ALPHA_EM = 1.0 / 137.035999084
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -50,6 +62,88 @@ def _beta(kinetic, mass):  # pragma: no cover - compiled
     return math.sqrt(max(kinetic * (kinetic + 2.0 * mass), 0.0)) / (kinetic + mass)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _hit_time(t_a, kin, k_end, path, s, mass):  # pragma: no cover - compiled
+    """Time [ns] at path s into a shell entered at t_a with kinetic energy kin and left with
+    k_end after ``path``: midpoint rule on [0, s] with T linear in the path
+    (:func:`detsim.tracker._time_to`, same arithmetic)."""
+    frac = s / path if path > 0.0 else 0.0
+    return t_a + s / (C_CM_PER_NS * _beta(kin - 0.5 * (kin - k_end) * frac, mass))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw_hit(
+    i,
+    g,
+    k,
+    path,
+    clusters,
+    delta_rate,
+    bad,
+    b_mid,
+    phi_t,
+    z_t,
+    t_hit,
+    u_ion,
+    u_delta,
+    path_gas,
+    n_delta,
+    n_hits,
+    phi_at_layer,
+    invalid,
+    beta_min,
+    out_local,
+    out_phi,
+    out_z,
+    out_mech,
+    out_u_rphi,
+    out_u_z,
+    out_t,
+    n_out,
+):  # pragma: no cover - compiled
+    """Ionization (one-electron threshold) and delta-electron draws of MCP i in layer k, the
+    per-MCP sums, and the hit if any (:func:`detsim.tracker._layer_hits`)."""
+    if bad:
+        invalid[g] = True
+    if b_mid < beta_min[g]:
+        beta_min[g] = b_mid
+    path_gas[g] += path
+    phi_at_layer[k, g] = phi_t
+    pr = -math.expm1(-clusters * path)
+    ui = u_ion[g]
+    ion = ui < pr
+    if ion:
+        u_rphi = ui / max(pr, 1e-300)
+    else:
+        u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
+    mu = delta_rate * path
+    ud = u_delta[g]
+    term = math.exp(-mu)
+    cdf = term
+    lower = 0.0
+    width = term
+    nd = 0
+    while ud >= cdf and nd < 10_000:
+        nd += 1
+        term = term * mu / nd
+        lower = cdf
+        width = term
+        cdf += term
+    u_z = min(max((ud - lower) / max(width, 1e-300), 0.0), 1.0)
+    n_delta[g] += nd
+    if ion or nd > 0:
+        n_hits[g] += 1
+        out_local[n_out] = i
+        out_phi[n_out] = phi_t
+        out_z[n_out] = z_t
+        out_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
+        out_u_rphi[n_out] = u_rphi
+        out_u_z[n_out] = u_z
+        out_t[n_out] = t_hit
+        n_out += 1
+    return n_out
+
+
 @njit(cache=True, nogil=True)
 def stepped_layer(
     k,
@@ -69,6 +163,7 @@ def stepped_layer(
     sin_t,
     cot_t,
     sign,
+    t_now,
     frozen,
     a_prev,
     f_rad,
@@ -98,10 +193,11 @@ def stepped_layer(
     out_mech,
     out_u_rphi,
     out_u_z,
+    out_t,
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
     """One gas shell for MCPs whose loss per shell stays small: the numpy stepping of
     :func:`detsim.tracker._slow_layer` (helix with the current momentum, midpoint-rule energy
-    loss, endcap, hits) in one loop. Returns the number of hits written to the buffers."""
+    loss and time, endcap, hits) in one loop. Returns the number of hits written to the buffers."""
     n_out = 0
     for i in range(alive.shape[0]):
         if not alive[i]:
@@ -144,6 +240,8 @@ def stepped_layer(
             im, fm = _locate(lo, step, size, b_mid)
             k_end = kin - _read(t_dedx, im, fm) * path
         phi_a, z_a = phi[i], z[i]
+        t_a = t_now[i]
+        t_now[i] = t_a + path / (C_CM_PER_NS * b_mid)
         kinetic[i] = max(k_end, 0.0)
         phi[i] = phi_a - dphi
         z[i] = z_a + path_xy * cot_t[i]
@@ -167,6 +265,7 @@ def stepped_layer(
             phi_t = phi_a - sign[i] * (a_k - a_a)
             arc = 2.0 * rad * (a_k - a_a)
         z_t = z_a + arc * cot_t[i]
+        t_hit = _hit_time(t_a, kin, k_end, path, arc / sin_t[i], mass)
         if frozen[i]:
             clusters, delta_rate, bad = f_clusters[i], f_delta[i], f_invalid[i]
         else:
@@ -174,48 +273,283 @@ def stepped_layer(
             clusters = dedx_mid / w_value / _read(t_mean_e, im, fm)
             delta_rate = _read(t_delta, im, fm)
             bad = _read(t_invalid, im, fm) > 0.5
-        if bad:
-            invalid[g] = True
-        if b_mid < beta_min[g]:
-            beta_min[g] = b_mid
-        path_gas[g] += path
-        phi_at_layer[k, g] = phi_t
-        pr = -math.expm1(-clusters * path)
-        ui = u_ion[g]
-        ion = ui < pr
-        if ion:
-            u_rphi = ui / max(pr, 1e-300)
+        n_out = _draw_hit(
+            i,
+            g,
+            k,
+            path,
+            clusters,
+            delta_rate,
+            bad,
+            b_mid,
+            phi_t,
+            z_t,
+            t_hit,
+            u_ion,
+            u_delta,
+            path_gas,
+            n_delta,
+            n_hits,
+            phi_at_layer,
+            invalid,
+            beta_min,
+            out_local,
+            out_phi,
+            out_z,
+            out_mech,
+            out_u_rphi,
+            out_u_z,
+            out_t,
+            n_out,
+        )
+    return n_out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _kappa(p, sin_t, abs_eps, abs_field):  # pragma: no cover - compiled
+    """Transverse curvature 1/R [1/cm] = 0.3 |q| B / (100 p_T) (physics.md §7); 0 if straight."""
+    pt = p * sin_t
+    if abs_eps == 0.0 or abs_field == 0.0 or not pt > 0.0:
+        return 0.0
+    return 0.299792458 * abs_eps * abs_field / (100.0 * pt)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _helix(x, y, c, s, kappa, sgn, r_b):  # pragma: no cover - compiled
+    """:func:`detsim.tracker._helix_step` for one MCP: (reaches, sigma, x_b, y_b, c_b, s_b)."""
+    a_d = x * c + y * s
+    a_n = sgn * (x * s - y * c)
+    dr2 = r_b * r_b - (x * x + y * y)
+    big_a = 4.0 + 4.0 * kappa * a_n - kappa * kappa * dr2
+    disc = 4.0 * a_d * a_d + big_a * dr2
+    if a_d < 0.0 or disc < 0.0:
+        return False, 0.0, x, y, c, s
+    den = 2.0 * a_d + math.sqrt(disc)
+    q = dr2 / den if den > 0.0 else 0.0
+    w = kappa * q
+    inv = 1.0 / (1.0 + w * w)
+    sigma = 2.0 * q * (math.atan(w) / w) if w != 0.0 else 2.0 * q
+    d_d = 2.0 * q * inv
+    d_n = sgn * (d_d * w)
+    ca = (1.0 - w * w) * inv
+    sa = sgn * (2.0 * w * inv)
+    return True, sigma, x + d_d * c + d_n * s, y + d_d * s - d_n * c, c * ca + s * sa, s * ca - c * sa
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _highland(t, beta, p, abs_eps):  # pragma: no cover - compiled
+    """:func:`detsim.scattering.highland_variance` at one point (same arithmetic)."""
+    if not t > 0.0:
+        return 0.0
+    z2 = abs_eps * abs_eps
+    bracket = max(1.0 + 0.038 * math.log(t * z2 / (beta * beta)), 0.0)
+    scale = 0.0136 / (beta * p)
+    return scale * scale * z2 * t * (bracket * bracket)
+
+
+@njit(cache=True, nogil=True)
+def stepped_layer_ms(
+    k,
+    r_k,
+    r_b,
+    half_length,
+    mass,
+    abs_eps,
+    abs_field,
+    w_value,
+    alive,
+    status,
+    kinetic,
+    x,
+    y,
+    z,
+    radius,
+    cpsi,
+    spsi,
+    sin_t,
+    cot_t,
+    sign,
+    t_now,
+    frozen,
+    f_beta,
+    f_p,
+    f_clusters,
+    f_delta,
+    f_invalid,
+    x0_cm,
+    omega_c,
+    z_eff,
+    t_dedx,
+    t_delta,
+    t_mean_e,
+    t_invalid,
+    lo,
+    step,
+    size,
+    gidx,
+    u_ion,
+    u_delta,
+    u_ms1,
+    u_ms2,
+    path_gas,
+    n_delta,
+    n_hits,
+    phi_at_layer,
+    invalid,
+    beta_min,
+    ms_x0,
+    ms_var,
+    ms_omega,
+    ms_kick_bend,
+    ms_kick_polar,
+    out_local,
+    out_phi,
+    out_z,
+    out_mech,
+    out_u_rphi,
+    out_u_z,
+    out_t,
+):  # pragma: no cover - compiled; checked against the numpy path in the tests
+    """One gas shell with multiple scattering for MCPs whose loss per shell stays small: the
+    numpy stepping of :func:`detsim.tracker._ms_shell` and :func:`detsim.tracker._slow_layer_ms`
+    (general helix to the sense wire r_k, Highland kick there, general helix to r_b, midpoint
+    energy loss and time over the actual path, endcap, hits) in one loop. Returns the number
+    of hits written to the buffers."""
+    n_out = 0
+    e2 = abs_eps * abs_eps
+    for i in range(alive.shape[0]):
+        if not alive[i]:
+            continue
+        g = gidx[i]
+        kin = kinetic[i]
+        st, ct = sin_t[i], cot_t[i]
+        sgn = sign[i]
+        if frozen[i]:
+            p = f_p[i]
         else:
-            u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
-        mu = delta_rate * path
-        ud = u_delta[g]
-        term = math.exp(-mu)
-        cdf = term
-        lower = 0.0
-        width = term
-        nd = 0
-        while ud >= cdf and nd < 10_000:
-            nd += 1
-            term = term * mu / nd
-            lower = cdf
-            width = term
-            cdf += term
-        u_z = min(max((ud - lower) / max(width, 1e-300), 0.0), 1.0)
-        n_delta[g] += nd
-        if ion or nd > 0:
-            n_hits[g] += 1
-            out_local[n_out] = i
-            out_phi[n_out] = phi_t
-            out_z[n_out] = z_t
-            out_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
-            out_u_rphi[n_out] = u_rphi
-            out_u_z[n_out] = u_z
-            n_out += 1
+            p = math.sqrt(max(kin * (kin + 2.0 * mass), 0.0))
+        kappa = _kappa(p, st, abs_eps, abs_field)
+        ok_b, sig_b, _, _, _, _ = _helix(x[i], y[i], cpsi[i], spsi[i], kappa, sgn, r_b)
+        if not ok_b:
+            status[i] = 4  # curled (turns back before r_b)
+            alive[i] = False
+            continue
+        _, sig_k, x_k, y_k, c_k, s_k = _helix(x[i], y[i], cpsi[i], spsi[i], kappa, sgn, r_k)
+        path_k = sig_k / st
+        path_est = sig_b / st
+        # Highland kick at the sense wire, with beta p at mid-shell
+        if frozen[i]:
+            b_k = f_beta[i]
+            p_k = p
+        else:
+            i0, f0 = _locate(lo, step, size, p / (kin + mass))
+            d_start = _read(t_dedx, i0, f0)
+            k_half = max(kin - 0.5 * d_start * path_est, 0.0)
+            b_k = _beta(k_half, mass)
+            p_k = math.sqrt(max(k_half * (k_half + 2.0 * mass), 0.0))
+        dx0 = path_est / x0_cm
+        var = _highland(ms_x0[g] + dx0, b_k, p_k, abs_eps) - _highland(ms_x0[g], b_k, p_k, abs_eps)
+        big = math.sqrt(max(var, 0.0)) * math.sqrt(-2.0 * math.log1p(-u_ms1[g]))
+        ang = 2.0 * math.pi * u_ms2[g]
+        ca, sa = math.cos(ang), math.sin(ang)
+        cb, sb = math.cos(big), math.sin(big)
+        cz = ct * st
+        dxv = cb * st * c_k + sb * (-ca * s_k + sa * cz * c_k)
+        dyv = cb * st * s_k + sb * (ca * c_k + sa * cz * s_k)
+        dzv = cb * cz - sb * sa * st
+        st2 = max(math.sqrt(dxv * dxv + dyv * dyv), 1e-12)
+        c2, s2, ct2 = dxv / st2, dyv / st2, dzv / st2
+        kappa2 = _kappa(p, st2, abs_eps, abs_field)
+        ok_2, sig_2, x_b, y_b, c_b, s_b = _helix(x_k, y_k, c2, s2, kappa2, sgn, r_b)
+        if ok_2:
+            path_2 = sig_2 / st2
+        else:
+            path_2 = (sig_b - sig_k) / st
+        path = path_k + path_2
+        if frozen[i]:
+            b_mid = f_beta[i]
+            k_end = kin
+        else:
+            k_half = max(kin - 0.5 * d_start * path, 0.0)
+            b_mid = _beta(k_half, mass)
+            im, fm = _locate(lo, step, size, b_mid)
+            k_end = kin - _read(t_dedx, im, fm) * path
+        t_a = t_now[i]
+        t_now[i] = t_a + path / (C_CM_PER_NS * b_mid)
+        kinetic[i] = max(k_end, 0.0)
+        ms_x0[g] += dx0
+        ms_var[g] += var
+        ms_omega[g] += omega_c * e2 * path_est / (b_k * b_k) / (1.0 + 3.34 * (z_eff * abs_eps * _ALPHA_EM / b_k) ** 2)
+        ms_kick_bend[g] += big * ca
+        ms_kick_polar[g] += big * sa
+        z_k = z[i] + sig_k * ct
+        sin_t[i] = st2
+        cot_t[i] = ct2
+        if ok_2:
+            x[i], y[i], cpsi[i], spsi[i] = x_b, y_b, c_b, s_b
+            z[i] = z_k + sig_2 * ct2
+            radius[i] = r_b
+        else:
+            x[i], y[i], cpsi[i], spsi[i] = x_k, y_k, c2, s2
+            z[i] = z_k
+            radius[i] = r_k
+        if not k_end > 0.0:
+            status[i] = 2  # stopped in the gas (not expected for this class)
+            alive[i] = False
+            continue
+        if not ok_2:
+            status[i] = 4  # curled: turns back after the kick (the layer's hit is kept)
+            alive[i] = False
+        if abs(z[i]) > half_length:
+            if alive[i]:
+                status[i] = 3  # endcap
+                alive[i] = False
+            continue
+        if path <= 0.0:
+            continue
+        t_hit = _hit_time(t_a, kin, k_end, path, path_k, mass)
+        if frozen[i]:
+            clusters, delta_rate, bad = f_clusters[i], f_delta[i], f_invalid[i]
+        else:
+            dedx_mid = _read(t_dedx, im, fm)
+            clusters = dedx_mid / w_value / _read(t_mean_e, im, fm)
+            delta_rate = _read(t_delta, im, fm)
+            bad = _read(t_invalid, im, fm) > 0.5
+        n_out = _draw_hit(
+            i,
+            g,
+            k,
+            path,
+            clusters,
+            delta_rate,
+            bad,
+            b_mid,
+            math.atan2(y_k, x_k),
+            z_k,
+            t_hit,
+            u_ion,
+            u_delta,
+            path_gas,
+            n_delta,
+            n_hits,
+            phi_at_layer,
+            invalid,
+            beta_min,
+            out_local,
+            out_phi,
+            out_z,
+            out_mech,
+            out_u_rphi,
+            out_u_z,
+            out_t,
+            n_out,
+        )
     return n_out
 
 
 def buffers(n: int) -> dict:
-    """Hit buffers for :func:`fast_layer` (at most one hit per MCP and layer)."""
+    """Hit buffers for :func:`stepped_layer` / :func:`stepped_layer_ms` (at most one hit per
+    MCP and layer)."""
     return {
         "local": np.empty(n, dtype=np.int64),
         "phi": np.empty(n),
@@ -223,6 +557,7 @@ def buffers(n: int) -> dict:
         "mech": np.empty(n, dtype=np.int8),
         "u_rphi": np.empty(n),
         "u_z": np.empty(n),
+        "t": np.empty(n),
     }
 
 

@@ -5,6 +5,13 @@ sits at radius r_k inside a gas shell [b_k, b_(k+1)] whose boundaries are the mi
 neighbouring layers (the first and last boundaries are the tracker's inner and outer radius).
 Each layer is divided azimuthally into cells of (about) ``cell_size_cm``. The volume between the
 beam pipe and the tracker's inner wall is taken as vacuum (air and walls neglected).
+
+Options of the stepping (:mod:`detsim.tracker`; all off by default, which reproduces the pure
+helix through the IP): ``multiple_scattering`` (Highland kicks in the pipe and every gas shell,
+:mod:`detsim.scattering`, ``docs/physics.md §12``), ``time_window_ns`` (hits later than this
+many ns after the collision are dropped before the finder, ``docs/physics.md §13``; None keeps
+all), ``nuclear_stopping`` (the energy-loss model's nuclear stopping added to the electronic
+one, ``docs/physics.md §11``).
 """
 
 from __future__ import annotations
@@ -63,6 +70,9 @@ class Tracker:
     finder_min_hits: int = 4
     circle_min_radius_cm: float = 100.0
     paper: PaperCriteria = field(default_factory=PaperCriteria)
+    multiple_scattering: bool = False
+    time_window_ns: float | None = None
+    nuclear_stopping: bool = False
 
     def __post_init__(self):
         radii = np.asarray(self.layer_radii_cm, dtype=float)
@@ -74,6 +84,13 @@ class Tracker:
             raise ValueError(f"eloss_model must be one of {MODELS}, got {self.eloss_model!r}")
         if self.gas.w_value_gev is None or self.gas.primary_clusters_per_cm is None:
             raise ValueError(f"tracker gas {self.gas.name!r} needs W and primary-cluster density")
+        if self.time_window_ns is not None and not self.time_window_ns > 0:
+            raise ValueError(f"time_window_ns must be > 0 ns or None, got {self.time_window_ns}")
+        if self.multiple_scattering:
+            mats = [self.gas] + ([self.beam_pipe.material] if self.beam_pipe is not None else [])
+            for mat in mats:
+                if mat.radiation_length_cm is None:
+                    raise ValueError(f"multiple scattering needs the radiation length of {mat.name!r}")
 
     @classmethod
     def equally_spaced(cls, gas: str | Material, inner_radius_cm: float, outer_radius_cm: float, n_layers: int, **kw):
