@@ -47,12 +47,13 @@ HepMC (HepMC3 ASCII ``Asciiv3``, or HepMC2 ``IO_GenEvent`` with ``format="HepMC2
 with ``pyhepmc``: units GeV and mm; run info with the tool name/version and the metadata and χ
 constants as attributes (HepMC2 has no run-level record: it keeps only the events); one weight per
 event ("nominal"); a ``GenCrossSection`` per event holding the running estimate, so the last event
-carries the final σ ± δσ (the convention readers such as Rivet rely on); beams with status 4; one
+carries the final σ ± δσ (the convention readers such as Rivet rely on; HepMC3 ASCII stores it
+with 9 significant digits); beams with status 4; one
 vertex for the hard process (at the event vertex, the origin unless given) with all outgoing
 particles (status 1) as children of both beams. The collinear ISR photon of ``chi_pair`` is
 radiated by one beam: that beam enters a vertex producing the photon and the off-shell lepton that
 enters the hard vertex (status 21, Pythia 8's "incoming to the hardest subprocess"; generated mass
-sign(p²) |p²|^½: for a photon exactly collinear with the massive beam p² = m_e²(1 - E_γ/E_beam),
+sign(p²) |p²|^½: for a photon exactly collinear with the massive beam p² ≈ m_e²(1 - E_γ/E_beam),
 just below the electron mass shell).
 
 Converting an existing ``events.root`` (:func:`convert_root`) streams its tree with
@@ -92,6 +93,7 @@ from generator.final_state import (
     FinalState,
     final_state,
     final_state_uniforms,
+    reconstruct_beams,
 )
 
 from .rng import Stage, uniforms
@@ -240,16 +242,23 @@ class _EventWriter:
         self._file: _AtomicFile | None = None
         self._closed = False
 
-    def _account(self, table: FinalState) -> None:
+    def _account(self, table: FinalState) -> tuple[np.ndarray, np.ndarray]:
+        """Add a chunk to the sums; returns the running Σw and Σw² after each of its events.
+
+        The sums are sequential (event after event), so they do not depend on the chunking: same
+        events, same bytes.
+        """
         w = table.weight
+        running = np.cumsum(np.concatenate([[self.sum_w], w]))[1:]
+        running2 = np.cumsum(np.concatenate([[self.sum_w2], w * w]))[1:]
         self.n_events += len(w)
-        self.sum_w += float(w.sum())
-        self.sum_w2 += float(w @ w)
         if len(w):
+            self.sum_w, self.sum_w2 = float(running[-1]), float(running2[-1])
             self.max_w = max(self.max_w, float(np.abs(w).max()))
             self.any_negative |= bool((w < 0).any())
         if not self.info:
             self.info = dict(table.info)
+        return running, running2
 
     def set_cross_section(self, sigma_pb: float, sigma_err_pb: float) -> None:
         """σ ± δσ [pb] of the run, written at close (default: sum of the weights written and
@@ -263,9 +272,11 @@ class _EventWriter:
             return self._sigma
         return self.sum_w, math.sqrt(self.sum_w2)
 
-    def _chi_attributes(self) -> dict:
-        keys = ("process", "chi_pdg", "mass_gev", "epsilon", "chi_charge_e", "spin", "z_propagator")
-        return {k: self.info[k] for k in keys if self.info.get(k) is not None}
+    def _run_constants(self) -> tuple[dict, dict]:
+        """(process constants, χ constants) of the events written, from the tables' ``info``."""
+        process = {k: self.info[k] for k in ("process", "z_propagator") if self.info.get(k) is not None}
+        keys = ("chi_pdg", "mass_gev", "epsilon", "chi_charge_e", "spin")
+        return process, {k: self.info[k] for k in keys if self.info.get(k) is not None}
 
     def abort(self) -> None:
         """Drop the output: remove every temporary file."""
@@ -293,7 +304,7 @@ class LHEWriter(_EventWriter):
     """Les Houches Event File (version 3.0) writer, streamed and atomic (module docstring).
 
     ``path``: output file (``.lhe`` or ``.lhe.gz``); ``beam_energies_gev``: nominal (E-, E+) for
-    ``<init>`` (default: the mean beam energies of the first chunk); ``unweighted``: IDWTUP 3
+    ``<init>`` (pass them: the fallback is the first event's, spread included); ``unweighted``: IDWTUP 3
     instead of 4; ``metadata``: mapping or callable, written into ``<header>`` at close;
     ``process_id``: LPRUP/IDPRUP.
     """
@@ -323,8 +334,8 @@ class LHEWriter(_EventWriter):
         table = _nonzero(table)
         if len(table) == 0:
             return
-        if self.beam_energies_gev is None:
-            self.beam_energies_gev = (float(table.e[:, 0].mean()), float(table.e[:, 1].mean()))
+        if self.beam_energies_gev is None:  # fallback: the first event's (independent of chunking)
+            self.beam_energies_gev = (float(table.e[0, 0]), float(table.e[0, 1]))
         self._account(table)
         self._body.write(_lhe_events(table, self.process_id))
 
@@ -364,9 +375,9 @@ class LHEWriter(_EventWriter):
         e1, e2 = self.beam_energies_gev or (0.0, 0.0)
         meta = _metadata(self.metadata)
         lines = ['<LesHouchesEvents version="3.0">', "<header>", f"<mcpgen version={quoteattr(_version())}>"]
-        chi = self._chi_attributes()
-        if "process" in chi:
-            lines.append(f"<process>{escape(str(chi.pop('process')))}</process>")
+        process, chi = self._run_constants()
+        for key, value in process.items():
+            lines.append(f"<{key}>{escape(str(value))}</{key}>")
         if chi:
             attrs = " ".join(f"{k}={quoteattr(str(v))}" for k, v in chi.items())
             lines.append(f"<mcp {attrs}>{escape(_CHI_NOTE) if 'chi_pdg' in chi else ''}</mcp>")
@@ -444,7 +455,8 @@ class HepMCWriter(_EventWriter):
         run = pyhepmc.GenRunInfo()
         run.tools = [("mcpgen", _version(), "e+e- -> millicharged particles and monophoton backgrounds")]
         run.weight_names = ["nominal"]
-        attributes = {f"mcp_{k}" if k != "process" else k: v for k, v in self._chi_attributes().items()}
+        process, chi = self._run_constants()
+        attributes = {**process, **{f"mcp_{k}": v for k, v in chi.items()}}
         if "mcp_chi_pdg" in attributes:
             attributes["mcp_note"] = _CHI_NOTE
         attributes["weighting"] = (
@@ -475,14 +487,12 @@ class HepMCWriter(_EventWriter):
         if len(table) == 0:
             return
         first = self.n_events
-        sum_before, sum2_before = self.sum_w, self.sum_w2
-        self._account(table)
+        running, running2 = self._account(table)
         if self._writer is None:
             self._open()
         w = table.weight
         if cross_section_pb is None:
-            xs = sum_before + np.cumsum(w)
-            xs_err = np.sqrt(sum2_before + np.cumsum(w * w))
+            xs, xs_err = running, np.sqrt(running2)
         else:
             xs = np.full(len(w), float(cross_section_pb))
             xs_err = np.full(len(w), float(cross_section_err_pb or 0.0))
@@ -516,6 +526,14 @@ class HepMCWriter(_EventWriter):
             self._writer.write_event(event)
         if self._writer.failed():
             raise OSError(f"writing HepMC events to {self.path} failed")
+
+    def abort(self) -> None:
+        if self._writer is not None and not self._closed:
+            try:
+                self._writer.close()
+            except Exception:  # the output is dropped anyway
+                pass
+        super().abort()
 
     def close(self) -> None:
         """Finish the listing and commit the file."""
@@ -729,7 +747,14 @@ def convert_root(
 
     import awkward as ak
 
-    writer = open_event_file(destination, format, metadata=meta, unweighted=unweighted, compresslevel=compresslevel)
+    writer = open_event_file(
+        destination,
+        format,
+        metadata=meta,
+        unweighted=unweighted,
+        beam_energies_gev=_nominal_beam_energies(physics),
+        compresslevel=compresslevel,
+    )
     start = 0
     with writer:
         for chunk in uproot.iterate(f"{source}:{tree}", wanted, step_size=step_size, library="ak"):
@@ -769,6 +794,18 @@ def convert_root(
             "cross_section_err_pb": writer.cross_section[1],
         }
     return result
+
+
+def _nominal_beam_energies(physics: dict) -> tuple[float, float] | None:
+    """Nominal (E-, E+) [GeV] from the run's √s0 and CM velocity (reconstructed like the beams of
+    every event, generator.final_state.reconstruct_beams); None if the summary lacks them."""
+    if "sqrt_s0_gev" not in physics:
+        return None
+    beta = np.array([physics.get("beta_x0", 0.0) or 0.0, 0.0, physics.get("beta_z0", 0.0) or 0.0])
+    gamma = 1.0 / math.sqrt(1.0 - float(beta @ beta))
+    total = gamma * float(physics["sqrt_s0_gev"]) * np.concatenate([[1.0], beta])
+    p_electron, p_positron, _ = reconstruct_beams(total[:, None])
+    return float(p_electron[0, 0]), float(p_positron[0, 0])
 
 
 def _process_from_branches(branches: set, tree: str) -> str:

@@ -215,6 +215,24 @@ def test_hepmc2_round_trip(tmp_path):
         assert sorted(p.pid for p in final) == [-11, 11, 22]
 
 
+@pytest.mark.parametrize("name", ["a.lhe.gz", "a.hepmc.gz"])
+def test_same_events_same_bytes(tmp_path, name):
+    table = _chi_pair_table(n=300)
+    _write(tmp_path / "one" / name, [table])
+    _write(tmp_path / "two" / name, [table[:100], table[100:]])
+    assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_hepmc_vertex(tmp_path):
+    process = ChiPair(Beams.symmetric(3.0, 2.1e-3), 1.4, 3e-3, isr="off")
+    events = process.generate(np.random.default_rng(3).random((6, 50)))
+    vertex = np.array([0.1, -0.02, 3.0, 0.5])  # x, y, z, c t [mm]
+    _write(tmp_path / "v.hepmc", [final_state(events, process, vertex_mm=vertex)])
+    for event in _hepmc_events(tmp_path / "v.hepmc"):
+        (v,) = event.vertices
+        np.testing.assert_array_equal([v.position.x, v.position.y, v.position.z, v.position.t], vertex)
+
+
 def test_zero_weight_events_are_skipped(tmp_path):
     table = _eeg_table()
     assert (table.weight == 0).any()
@@ -308,6 +326,7 @@ def test_convert_events_root(tmp_path, name):
         lhe, events = _lhe_arrays(tmp_path / name)
         assert lhe.init.procInfo[0].xSection == summary["cross_section_pb"]
         assert lhe.init.procInfo[0].error == 1e-4
+        np.testing.assert_allclose([lhe.init.initInfo.energyA, lhe.init.initInfo.energyB], 1.5, rtol=1e-12)
         header = lhe.header.extra_elements[0]
         assert header.find("card").text == "name: converted\n" and header.find("seed").text == "77"
         chi_pz = np.array([e.particles[2].pz for e in events])
