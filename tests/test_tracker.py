@@ -275,3 +275,119 @@ def test_compiled_kernels_match_numpy_reference():
     assert len(ha["x"]) > 10_000
     for f in ha:
         np.testing.assert_allclose(ha[f], hb[f], atol=1e-4)
+
+
+def _keyed_source(seed):
+    """One stream per key (as the pipeline): extra streams leave the others' numbers alone."""
+
+    def source(stage, rows, n):
+        return uniforms(seed, stage, 0, n, rows)
+
+    return source
+
+
+def _run_tracker(events, trk, compiled, source, **kw):
+    import detsim.tracker as tracker_mod
+
+    tracker_mod.USE_COMPILED_KERNEL = compiled
+    try:
+        return simulate_tracker(events, trk, source, **kw)
+    finally:
+        tracker_mod.USE_COMPILED_KERNEL = True
+
+
+def test_compiled_kernels_match_numpy_with_scattering_and_window():
+    """With multiple scattering and a readout window the compiled stepping gives the numpy
+    reference's per-MCP results and hits (times included) exactly."""
+    card = load_card(CARDS / "sct_3gev.yaml")
+    ev = generate_events(card.process, 3_000, seed=21)
+    trk = dataclasses.replace(card.tracker, multiple_scattering=True, time_window_ns=600.0)
+    a, b = (_run_tracker(ev, trk, compiled, _keyed_source(22)) for compiled in (False, True))
+    assert (a["ms_theta0"] > 0).mean() > 0.9 and a["n_hits_late"].sum() > 0
+    for key in a:
+        if not key.startswith("hit_"):
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-9, atol=1e-12, err_msg=key)
+    order_a = np.lexsort((a["hit_t"], a["hit_layer"], a["hit_source"], a["hit_event"]))
+    order_b = np.lexsort((b["hit_t"], b["hit_layer"], b["hit_source"], b["hit_event"]))
+    assert len(order_a) == len(order_b) > 30_000
+    for key in ("hit_event", "hit_layer", "hit_source", "hit_mech"):
+        np.testing.assert_array_equal(a[key][order_a], b[key][order_b])
+    for key in ("hit_phi", "hit_z", "hit_t"):
+        np.testing.assert_allclose(a[key][order_a], b[key][order_b], rtol=1e-6, atol=1e-4, err_msg=key)
+
+
+def test_scattering_off_draws_no_new_streams_and_zero_kicks_keep_the_ip_helix():
+    """Off (default): only the layer and noise streams are drawn, so the random numbers and
+    results stay those of the pure helix. On, with materials of infinite radiation length, the
+    general-helix stepping reproduces the IP helix of constant-velocity MCPs (hits to float32
+    precision, paths and times to 1e-9)."""
+    from detsim import streams
+    from detsim.geometry import BeamPipe
+
+    seen = []
+    base = _keyed_source(23)
+
+    def spy(stage, rows, n):
+        seen.append(tuple(stage))
+        return base(stage, rows, n)
+
+    pipe = BeamPipe(material("beryllium"), 3.0, 0.05)
+    trk = tracker(field_t=1.5, beam_pipe=pipe, noise_occupancy=1e-4)
+    ev = pair_events(0.05, 1.5, 3e-3, 1_000, seed=24, cos_theta=0.3)
+    off = _run_tracker(ev, trk, True, spy)
+    assert {s[:2] for s in seen} == {streams.LAYER, streams.NOISE}
+    assert not off["ms_theta0"].any()
+    no_x0 = dataclasses.replace(material("propane"), radiation_length_cm=1e300)
+    no_x0_pipe = BeamPipe(dataclasses.replace(material("beryllium"), radiation_length_cm=1e300), 3.0, 0.05)
+    on_trk = dataclasses.replace(trk, gas=no_x0, beam_pipe=no_x0_pipe, multiple_scattering=True)
+    for compiled in (False, True):
+        seen.clear()
+        on = _run_tracker(ev, on_trk, compiled, spy)
+        assert {s[:2] for s in seen} == {streams.LAYER, streams.NOISE, streams.SCATTER_GAS, streams.SCATTER_PIPE}
+        for key in ("status", "n_hits", "n_delta", "hit_layer", "hit_source", "hit_mech"):
+            np.testing.assert_array_equal(on[key], off[key])
+        for key in ("path_gas", "t_end", "hit_t", "r_end", "beta_min"):
+            np.testing.assert_allclose(on[key], off[key], rtol=1e-9)
+        np.testing.assert_allclose(on["hit_phi"], off["hit_phi"], atol=2e-6)
+        np.testing.assert_allclose(on["hit_z"], off["hit_z"], rtol=1e-6, atol=1e-5)
+
+
+def test_epsilon_and_mass_passed_in():
+    """epsilon= and mass_gev= give what the inference from the events gives."""
+    ev = pair_events(0.02, 1.5, 3e-3, 500, seed=25)
+    trk = tracker(field_t=1.5)
+    a = simulate_tracker(ev, trk, _keyed_source(26))
+    b = simulate_tracker(ev, trk, _keyed_source(26), epsilon=3e-3, mass_gev=1.5)
+    for key in ("status", "n_hits", "hit_layer"):
+        np.testing.assert_array_equal(a[key], b[key])
+    for key in ("path_gas", "hit_t", "radius_of_curvature", "beta"):
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-9)
+
+
+def test_nuclear_stopping_reaches_the_range_tables():
+    """``nuclear_stopping`` builds the gas tables with nuclear stopping: MCPs that stop in the
+    gas stop at the electronic + nuclear CSDA range, shorter than the electronic one."""
+    from detsim.eloss import RangeTable, kinetic_from_beta_gev
+
+    beta, mass, eps = 0.003, 1.5, 1e-2
+    ev = pair_events(beta, mass, eps, 200, seed=27)
+    k0 = float(kinetic_from_beta_gev(beta, mass))
+    ranges = {}
+    for nuclear in (False, True):
+        trk = tracker(eloss_model="lindhard", nuclear_stopping=nuclear)
+        out = simulate_tracker(ev, trk, _keyed_source(28))
+        assert (out["status"] == STATUS["stopped_gas"]).all()
+        ranges[nuclear] = float(RangeTable(eps, mass, "propane", "lindhard", nuclear=nuclear).range_cm(k0))
+        np.testing.assert_allclose(out["path_gas"], ranges[nuclear], rtol=0.01)
+    print(f"range: electronic {ranges[False]:.2f} cm, + nuclear {ranges[True]:.2f} cm")
+    assert ranges[True] < ranges[False]
+
+
+def test_stream_keys_unchanged():
+    """The stream keys that existed keep their values (same random numbers)."""
+    from detsim import streams
+
+    assert streams.DETSIM == 3
+    assert streams.LAYER == (3, 1) and streams.NOISE == (3, 2) and streams.RANDOM_TRIGGER == (3, 9)
+    assert streams.ecl(1, 2) == (3, 101, 2)
+    assert len(set(streams.ALL.values())) == len(streams.ALL)
