@@ -1,4 +1,4 @@
-"""(m, eps) sensitivity scans without regenerating per eps (issue: sensitivity).
+"""(m, eps) sensitivity without regenerating per eps: reweighting, reach and limits (pure).
 
 The cross section scales as eps^2 and the event kinematics do not depend on eps, so each mass is
 generated once at eps_ref = 1 and every eps is a reweighting of the same events:
@@ -13,34 +13,42 @@ generated once at eps_ref = 1 and every eps is a reweighting of the same events:
   validation). Neglected here and kept in the full simulation: the slowing down before the
   MCP stops, the beam pipe, curvature of the path;
 * monophoton channel: S(eps) = S(eps_ref) (eps/eps_ref)^2 exactly; backgrounds do not depend on
-  eps; limits from :mod:`analysis.limits`.
+  eps; limits from :mod:`analysis.limits` (:func:`monophoton_limits`).
 
-Outputs: grids of expected events (tracker) or limits per mass (monophoton), written by
-:func:`write_scan` to ``scan.json``, ``scan.root`` (TH2D / TH1D) and contour plots.
+This module takes arrays (generated events, yields) and returns grids and limits; the scan
+drivers that generate the samples and write the files are in :mod:`mcpgen.scan`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
 import warnings
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from detsim.eloss import beta_floor_delta, beta_floor_ionization, dedx_gev_per_cm, delta_rate_per_cm
+from detsim.tracker import build_tables, prob_at_least
+
+from . import limits
+
 __all__ = [
+    "EPS_REF",
+    "METHODS",
     "ScanGrid",
-    "TrackerScan",
-    "tracker_scan",
-    "tracker_point_events",
-    "poisson_detection_probability",
+    "TrackerEvents",
     "Reweighter",
-    "monophoton_scan",
+    "poisson_detection_probability",
+    "expected_events",
     "eps_reach",
-    "write_scan",
+    "zero_background_thresholds",
+    "monophoton_limits",
+    "bin_edges",
 ]
+
+#: Limit methods of the monophoton scan: L's chi^2, CLs (pyhf), N = 3 ignoring the background.
+METHODS = ("chi2", "cls", "zero_background")
 
 EPS_REF = 1.0
 
@@ -51,18 +59,6 @@ class ScanGrid:
 
     masses_gev: np.ndarray
     epsilons: np.ndarray
-
-    @classmethod
-    def from_card(cls, scan: dict, center_gev: float | None = None) -> ScanGrid:
-        from mcpgen.units import parse_quantity
-
-        m = scan["mass"]
-        lo, hi = parse_quantity(m["from"], "energy"), parse_quantity(m["to"], "energy")
-        if m.get("relative_to_threshold", False):
-            lo, hi = center_gev + lo, center_gev + hi
-        masses = np.geomspace(lo, hi, m["n"]) if m.get("log", False) else np.linspace(lo, hi, m["n"])
-        e = scan["epsilon"]
-        return cls(masses, np.geomspace(float(e["from"]), float(e["to"]), e["n"]))
 
 
 # --- tracker channel --------------------------------------------------------------------------
@@ -79,23 +75,20 @@ class TrackerEvents:
     sin_theta: np.ndarray  # (2, n)
     cos_theta: np.ndarray  # (2, n)
 
+    @classmethod
+    def from_events(cls, events, mass_gev: float) -> TrackerEvents:
+        """From generated chi_pair events (fields ``chi``, ``chibar`` Momentum4D, ``chi_beta``,
+        ``chibar_beta``, ``weight`` [pb, at eps = EPS_REF])."""
 
-def tracker_point_events(process, n_events: int, seed: int) -> TrackerEvents:
-    """Generate the kinematics of ``process`` (any eps) once; weights rescaled to eps = 1."""
-    from mcpgen.pipeline import generate_events
+        def angles(p):
+            px, py, pz = (np.asarray(getattr(p, c)) for c in ("px", "py", "pz"))
+            mom = np.sqrt(px**2 + py**2 + pz**2)
+            return np.hypot(px, py) / mom, pz / mom
 
-    proc = replace(process, epsilon=EPS_REF)
-    ev = generate_events(proc, n_events, seed=seed)
-
-    def angles(p):
-        px, py, pz = (np.asarray(getattr(p, c)) for c in ("px", "py", "pz"))
-        mom = np.sqrt(px**2 + py**2 + pz**2)
-        return np.hypot(px, py) / mom, pz / mom
-
-    s1, c1 = angles(ev.chi)
-    s2, c2 = angles(ev.chibar)
-    beta = np.vstack([np.asarray(ev.chi_beta), np.asarray(ev.chibar_beta)])
-    return TrackerEvents(process.mass_gev, np.asarray(ev.weight), beta, np.vstack([s1, s2]), np.vstack([c1, c2]))
+        s1, c1 = angles(events.chi)
+        s2, c2 = angles(events.chibar)
+        beta = np.vstack([np.asarray(events.chi_beta), np.asarray(events.chibar_beta)])
+        return cls(mass_gev, np.asarray(events.weight), beta, np.vstack([s1, s2]), np.vstack([c1, c2]))
 
 
 def _binomial_head(n, p):
@@ -118,9 +111,6 @@ class Reweighter:
     """
 
     def __init__(self, events: TrackerEvents, tracker, tables: dict | None = None):
-        from detsim.eloss import beta_floor_delta, beta_floor_ionization, dedx_gev_per_cm, delta_rate_per_cm
-        from detsim.tracker import build_tables
-
         if tracker.finder_min_hits != 4:
             raise ValueError("the reweighting formula is written for min_hits = 4")
         self.events, self.tracker = events, tracker
@@ -160,8 +150,6 @@ class Reweighter:
 
     def poisson(self, eps: float) -> np.ndarray:
         """Per event P(>= 1 hit on each MCP, >= 4 in total) at eps (module docstring)."""
-        from detsim.tracker import prob_at_least
-
         k = (eps / EPS_REF) ** 2
         ion = prob_at_least(self.tracker.threshold_electrons, k * self.ion1 * self.path, self.mean_e)
         p_layer = 1.0 - (1.0 - ion) * np.exp(-k * self.delta1 * self.path)
@@ -181,45 +169,17 @@ def poisson_detection_probability(events: TrackerEvents, tracker, eps: float, ta
     return Reweighter(events, tracker, tables).poisson(eps)
 
 
-@dataclass
-class TrackerScan:
-    """Expected events N[mode][i_mass, j_eps] at one or several collider points."""
-
-    grid: ScanGrid
-    expected: dict
-    points: list
-    seconds: float = 0.0
-    meta: dict = field(default_factory=dict)
-
-
-def tracker_scan(card, grid: ScanGrid | None = None, points=None, n_events: int = 20_000, seed: int = 1) -> TrackerScan:
-    """Scan masses x eps for a chi_pair card with a tracker; ``points`` = [(beams, L_pb, grid)]."""
-    started = time.perf_counter()
-    tracker = card.tracker
-    if points is None:
-        points = [(card.beams, card.luminosity_pb, grid)]
-    modes = ("paper_ionization", "paper_delta", "poisson")
-    shapes = {len(g.masses_gev) for _, _, g in points}
-    expected = {m: [] for m in modes}
-    for k, (beams, lumi, g) in enumerate(points):
-        grids = {m: np.zeros((len(g.masses_gev), len(g.epsilons))) for m in modes}
-        for i, mass in enumerate(_progress(g.masses_gev, f"scan {beams.sqrt_s0_gev:.4g} GeV")):
-            if 2 * mass >= beams.reach_gev():
-                continue
-            proc = replace(card.process, beams=beams, mass_gev=float(mass), epsilon=EPS_REF)
-            rw = Reweighter(tracker_point_events(proc, n_events, seed + 1000 * k + i), tracker)
-            for j, eps in enumerate(g.epsilons):
-                w = rw.weights(eps)
-                paper = rw.paper(eps)
-                grids["paper_ionization"][i, j] = lumi * (w * paper["ionization"]).sum()
-                grids["paper_delta"][i, j] = lumi * (w * paper["delta"]).sum()
-                grids["poisson"][i, j] = lumi * (w * rw.poisson(eps)).sum()
-        for m in modes:
-            expected[m].append(grids[m])
-    meta = {"n_events_per_mass": n_events, "same_mass_grid": len(shapes) == 1}
-    return TrackerScan(
-        points[0][2], expected, [(b.sqrt_s0_gev, lumi) for b, lumi, _ in points], time.perf_counter() - started, meta
-    )
+def expected_events(reweighter: Reweighter, epsilons, luminosity_pb: float) -> dict[str, np.ndarray]:
+    """Expected events L sum(w) per eps for the modes ``paper_ionization``, ``paper_delta``
+    (G §4 criteria, exact) and ``poisson`` (hit probabilities, module docstring)."""
+    out = {m: np.zeros(len(epsilons)) for m in ("paper_ionization", "paper_delta", "poisson")}
+    for j, eps in enumerate(epsilons):
+        w = reweighter.weights(eps)
+        paper = reweighter.paper(eps)
+        out["paper_ionization"][j] = luminosity_pb * (w * paper["ionization"]).sum()
+        out["paper_delta"][j] = luminosity_pb * (w * paper["delta"]).sum()
+        out["poisson"][j] = luminosity_pb * (w * reweighter.poisson(eps)).sum()
+    return out
 
 
 def eps_reach(masses, epsilons, n_grid, n_required=3.0):
@@ -243,83 +203,38 @@ def eps_reach(masses, epsilons, n_grid, n_required=3.0):
     return out
 
 
+def zero_background_thresholds() -> dict[str, float]:
+    """Signal events needed for a 95 % CL exclusion without background, per method: G's N >= 3,
+    L's chi^2 = S^2/(S + B) = 2.71 with B = 0 (S >= 2.71), CLs with n_obs = 0 (S >= -ln 0.05 = 2.996)."""
+    return {"zero_background": 3.0, "chi2": 2.71, "cls": float(limits.poisson_upper_limit(0, method="cls"))}
+
+
 # --- monophoton channel -----------------------------------------------------------------------
 
 
-def monophoton_scan(
-    card,
-    masses_gev,
-    n_signal: int = 20_000,
-    n_background: int = 200_000,
-    seed: int = 1,
-    methods=("chi2", "cls", "zero_background"),
-) -> dict:
-    """Expected 95 % CL limits on eps per mass for a monophoton card (background-only Asimov
-    for CLs). Signal and backgrounds are summed over energy points per selection chain; the
-    best (smallest) chain limit is reported as ``best``."""
-    from analysis import limits
-    from mcpgen.monophoton import BeamProcess, Dataset, _chunk, _process, _Task
+def monophoton_limits(
+    signal: Mapping[str, Sequence[Mapping[str, float]]],
+    background: Mapping[str, Mapping[str, float]],
+    methods: Sequence[str] = METHODS,
+) -> tuple[dict, dict]:
+    """Expected 95 % CL eps limits per mass for each selection chain, and the best chain.
 
-    started = time.perf_counter()
-    setup = card.extras["monophoton"]
-    data = card.data
-    points = [d for d in setup.datasets if d.process_name == "nunu_gamma"]
-    if not points:
-        raise ValueError("the card needs a nunu_gamma process for the background")
-    analysis = data.get("analysis", {})
-    gbg = analysis.get("gbg_events", {})
-    chain_points = analysis.get("chain_points", {})
-    f_ng = analysis.get("f_ng", {})
-
-    def uses(chain, point):
-        return chain not in chain_points or point in chain_points[chain]
-
-    def yields(ds: Dataset, n: int, s: int):
-        _, sums, *_ = _chunk(_Task(setup, ds, s, 0, n, n))
-        return {chain: rows[-1][1] / n * ds.luminosity_pb for chain, rows in sums.items()}
-
-    # one bin per (chain, energy point): chi^2 is summed over points (L), CLs is multi-bin
-    background: dict = {}
-    for ds in points:
-        for chain, b in yields(ds, n_background, seed).items():
-            if uses(chain, ds.point):
-                background.setdefault(chain, {})[ds.point] = b
-    for chain, extra in gbg.items():  # external gap background: added to the chain's first point
-        if chain in background:
-            first = next(iter(background[chain]))
-            background[chain][first] += float(extra)
-    chains = sorted(background)
-    result = {m: {c: np.full(len(masses_gev), np.nan) for c in chains} for m in methods}
-    signal_ref = {c: np.zeros(len(masses_gev)) for c in chains}
-    mcp_spec = {"name": "chi_pair_gamma"}
-    for i, mass in enumerate(_progress(masses_gev, "scan masses")):
-        sig_bins: dict = {c: {} for c in chains}
-        for k, ds in enumerate(points):
-            d2 = {**data, "mcp": {**data["mcp"], "mass": f"{mass} GeV", "epsilon": EPS_REF}}
-            beams = ds.process.beams
-            try:
-                inner = _process("chi_pair_gamma", mcp_spec, d2, beams, setup.calorimeter, setup.cos_theta_b)
-            except ValueError:
-                continue
-            sds = Dataset(
-                ds.point,
-                ds.point,
-                "chi_pair_gamma",
-                BeamProcess(beams, inner, "chi_pair_gamma"),
-                ds.luminosity_pb,
-                (50 + i, k),
-            )
-            y = yields(sds, n_signal, seed + 7 + i)
-            for c in chains:
-                if ds.point in background[c]:
-                    # f_NG: non-geometric signal efficiency (BaBar, L); backgrounds are L's as given
-                    sig_bins[c][ds.point] = y.get(c, 0.0) * float(f_ng.get(c, 1.0))
-        for c in chains:
-            labels = [p for p in background[c] if p in sig_bins[c]]
-            s_ref = np.array([sig_bins[c][p] for p in labels])
+    ``background[chain]``: expected background events per energy point (the chain's bins);
+    ``signal[chain][i]``: expected signal events at eps = EPS_REF per energy point for mass i
+    (points missing there are left out of that mass's bins). A chain is combined over its bins
+    (chi^2 summed, L; CLs multi-bin on background-only Asimov data). Returns
+    (limits[method][chain]: arrays over masses, best[method]: the smallest over chains; nan where
+    there is no signal).
+    """
+    chains = list(background)
+    n_mass = len(next(iter(signal.values()))) if signal else 0
+    result = {m: {c: np.full(n_mass, np.nan) for c in chains} for m in methods}
+    for c in chains:
+        for i, s_points in enumerate(signal[c]):
+            labels = [p for p in background[c] if p in s_points]
+            s_ref = np.array([s_points[p] for p in labels])
             if s_ref.size == 0 or not np.any(s_ref > 0):
                 continue
-            signal_ref[c][i] = s_ref.sum()
             sig = limits.PowerLawSignal(s_ref, EPS_REF)
             b = np.array([background[c][p] for p in labels])
             if "chi2" in methods:
@@ -331,31 +246,11 @@ def monophoton_scan(
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # masses without signal: all chains nan
         best = {m: np.nanmin(np.vstack([result[m][c] for c in chains]), axis=0) for m in methods}
-    return {
-        "masses_gev": np.asarray(masses_gev),
-        "chains": chains,
-        "background_events": {c: sum(v.values()) for c, v in background.items()},
-        "background_events_per_point": background,
-        "signal_events_at_eps1": signal_ref,
-        "limits": result,
-        "best": best,
-        "seconds": time.perf_counter() - started,
-    }
+    return result, best
 
 
-def _progress(items, desc):
-    """A progress bar on stderr for the mass loop (silent when stderr is not a terminal)."""
-    import sys
-
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit="mass", file=sys.stderr, disable=None, leave=False)
-
-
-# --- output -----------------------------------------------------------------------------------
-
-
-def _edges(centers, log=False):
+def bin_edges(centers, log: bool = False) -> np.ndarray:
+    """Histogram bin edges around ``centers`` (midpoints; linear or in log)."""
     c = np.log(centers) if log else np.asarray(centers, dtype=float)
     if len(c) == 1:
         e = np.array([c[0] - 0.5, c[0] + 0.5])
@@ -363,45 +258,3 @@ def _edges(centers, log=False):
         mid = 0.5 * (c[1:] + c[:-1])
         e = np.concatenate([[2 * c[0] - mid[0]], mid, [2 * c[-1] - mid[-1]]])
     return np.exp(e) if log else e
-
-
-def write_scan(
-    out_dir, name: str, payload: dict, hist2d: dict | None = None, hist1d: dict | None = None, plot=None
-) -> dict:
-    """scan.json, scan.root (TH2D of grids, TH1D of limits) and the plot (PNG + PDF), atomically."""
-    import uproot
-
-    from mcpgen.output import _temporary, write_json_atomic
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "scan.json", _jsonable(payload))
-    tmp = _temporary(out / "scan.root")
-    try:
-        with uproot.recreate(tmp) as f:
-            for key, (values, x_edges, y_edges) in (hist2d or {}).items():
-                f[key] = (np.asarray(values, dtype=float), x_edges, y_edges)
-            for key, (values, x_edges) in (hist1d or {}).items():
-                f[key] = (np.nan_to_num(np.asarray(values, dtype=float)), x_edges)
-            f["mcpgen_scan"] = json.dumps(_jsonable(payload))
-        tmp.replace(out / "scan.root")
-    finally:
-        tmp.unlink(missing_ok=True)
-    files = {"json": str(out / "scan.json"), "root": str(out / "scan.root")}
-    if plot is not None:
-        files.update(plot(out, name))
-    return files
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, (np.floating, float)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj

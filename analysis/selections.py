@@ -1,8 +1,8 @@
-"""Monophoton selections (vectorised boolean masks), signal regions and a cut-flow helper.
+"""Selections (vectorised boolean masks): monophoton cuts and signal regions, the experiments'
+selection chains, L's optimised energy window, and the tracker channel's signal flags.
 
 Units: energies in GeV, angles in radians, cross sections in pb (``sigma_fb`` in fb), luminosity
-in pb^-1. Sources: shared/physics.md sections 5, 6, 8 ("PM"); Liang et al. ("L", seed
-liang_monophoton).
+in pb^-1. Sources: docs/physics.md §5, §6, §8 ("PM"); Liang et al. ("L").
 
 Weights convention: arrays of per-trial weights in pb as produced by the generator, so that
 sigma(cut) = sum(w * mask) / n_trials. ``n_trials`` defaults to ``len(weights)``; pass it
@@ -21,11 +21,10 @@ Frames:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from matplotlib.path import Path
 from scipy.optimize import brentq
 
 from .bbg import lab_to_cm_theta, passes_bbg_cut
@@ -39,6 +38,7 @@ __all__ = [
     "belle2_low_mass_polygon",
     "belle2_high_mass_polygon",
     "in_polygon_region",
+    "point_in_polygon",
     "weighted_yield",
     "CalibrationResult",
     "calibrate_polygon",
@@ -46,9 +46,9 @@ __all__ = [
     "babar_low_e",
     "OptimisedWindow",
     "optimise_energy_window",
-    "CutFlowRow",
-    "cut_flow",
-    "format_cut_flow",
+    "EXPERIMENTS",
+    "MonophotonSelection",
+    "tracker_flags",
 ]
 
 
@@ -114,6 +114,25 @@ def bbg_minimum_energy(sqrt_s, theta1_cm, theta2_cm):
 # --------------------------------------------------------------------------------------------
 # Polygon regions (Belle II low-mass / high-mass, L Fig. 2)
 # --------------------------------------------------------------------------------------------
+def point_in_polygon(x, y, vertices) -> np.ndarray:
+    """Mask of the points (x, y) inside the closed polygon ``vertices`` ((m, 2) array, implicitly
+    closed), by the even-odd crossing rule: a ray from the point towards +x crosses the boundary
+    an odd number of times iff the point is inside. Points exactly on the boundary may fall on
+    either side. Vectorised over points; one pass per edge.
+    """
+    xs, ys = np.broadcast_arrays(_arr(x), _arr(y))
+    v = np.asarray(vertices, dtype=float)
+    inside = np.zeros(xs.shape, dtype=bool)
+    for (x0, y0), (x1, y1) in zip(v, np.roll(v, -1, axis=0), strict=True):
+        straddles = (y0 > ys) != (y1 > ys)
+        if not straddles.any():
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_cross = x0 + (ys - y0) * (x1 - x0) / (y1 - y0)
+        inside ^= straddles & (xs < x_cross)
+    return inside
+
+
 @dataclass(frozen=True, eq=False)
 class Polygon:
     """Closed polygon in the (E_gamma^CM [GeV], theta_gamma^lab [rad]) plane.
@@ -151,13 +170,8 @@ class Polygon:
         return np.column_stack([self.vertices[:, 0], np.degrees(self.vertices[:, 1])])
 
     def contains(self, e_cm, theta_lab) -> np.ndarray:
-        """Vectorised point-in-polygon test (matplotlib Path, boundary points ambiguous)."""
-        e = _arr(e_cm)
-        t = _arr(theta_lab)
-        e, t = np.broadcast_arrays(e, t)
-        pts = np.column_stack([e.ravel(), t.ravel()])
-        inside = Path(self.vertices, closed=False).contains_points(pts) if pts.size else np.zeros(0, bool)
-        return inside.reshape(e.shape)
+        """Vectorised point-in-polygon test (:func:`point_in_polygon`; boundary points ambiguous)."""
+        return point_in_polygon(e_cm, theta_lab, self.vertices)
 
     def _with_energies(self, e_new) -> Polygon:
         v = self.vertices.copy()
@@ -402,61 +416,81 @@ def optimise_energy_window(
 
 
 # --------------------------------------------------------------------------------------------
-# Cut flow
+# Selection chains of the monophoton experiments
 # --------------------------------------------------------------------------------------------
+EXPERIMENTS = ("bes3", "stcf", "belle2", "babar")
+
+
 @dataclass(frozen=True)
-class CutFlowRow:
-    """One cumulative cut-flow row: sigma [fb], expected events, MC count (non-zero-weight
-    entries passing), efficiency relative to the previous row and to the total."""
+class MonophotonSelection:
+    """The selection chains of one experiment, applied to the measured photon (L; PM §8).
 
-    cut: str
-    sigma_fb: float
-    events: float
-    mc_count: int
-    rel_eff: float
-    cum_eff: float
+    * ``bes3`` / ``stcf``: chain ``bbg`` = detected -> BESIII pre-selection -> bBG cut (L eq. 1,
+      ``cos_theta_b``).
+    * ``belle2``: chain ``bbg`` = detected -> bBG cut (L eq. 2 with the ECL's outer lab edges
+      ``theta_edges_lab``, converted to the CM with the event's beta_z), and chains ``low_mass``,
+      ``high_mass`` = detected -> (E_gamma^CM, theta_gamma^lab) inside ``regions[name]``.
+    * ``babar``: chains ``high_e`` and ``low_e`` = detected -> the CM window.
 
-
-def cut_flow(
-    masks: Mapping[str, np.ndarray] | Sequence[tuple[str, np.ndarray]],
-    weights,
-    luminosity_pb: float,
-    *,
-    n_trials: int | None = None,
-    total_name: str = "total",
-) -> list[CutFlowRow]:
-    """Cumulative cut flow: first row = no cut, then each mask ANDed in the given order.
-
-    sigma = sum(w * pass)/n_trials [pb] reported in fb; events = sigma [pb] * luminosity_pb.
+    "detected" is the calorimeter's detection without a veto. Pure: arrays in, masks out.
     """
-    w = _arr(weights)
-    n = w.size if n_trials is None else int(n_trials)
-    items = list(masks.items()) if isinstance(masks, Mapping) else list(masks)
-    current = np.ones(w.size, dtype=bool)
-    nz = w != 0
-    rows = []
-    sig_tot = w.sum() / n if n > 0 else 0.0
-    prev = sig_tot
-    rows.append(CutFlowRow(total_name, 1e3 * sig_tot, sig_tot * luminosity_pb, int(nz.sum()), 1.0, 1.0))
-    for name, m in items:
-        m = np.asarray(m, dtype=bool)
-        if m.shape != w.shape:
-            raise ValueError(f"mask {name!r} has shape {m.shape}, weights {w.shape}")
-        current = current & m
-        sig = w[current].sum() / n if n > 0 else 0.0
-        rel = sig / prev if prev != 0 else 0.0
-        cum = sig / sig_tot if sig_tot != 0 else 0.0
-        rows.append(CutFlowRow(str(name), 1e3 * sig, sig * luminosity_pb, int((current & nz).sum()), rel, cum))
-        prev = sig
-    return rows
+
+    experiment: str
+    cos_theta_b: float = 0.95
+    theta_edges_lab: tuple[float, float] = (0.0, np.pi)
+    regions: Mapping[str, Polygon] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.experiment not in EXPERIMENTS:
+            raise ValueError(f"unknown experiment {self.experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
+
+    @property
+    def chain_names(self) -> tuple[str, ...]:
+        return {"belle2": ("bbg", "low_mass", "high_mass"), "babar": ("high_e", "low_e")}.get(self.experiment, ("bbg",))
+
+    def chains(self, photon_cm, photon_lab, detected, sqrt_s, beta_z) -> dict[str, list[tuple[str, np.ndarray]]]:
+        """Named chains, each an ordered list of (cut, mask) to be applied cumulatively.
+
+        ``photon_cm``, ``photon_lab``: measured photon (records with ``E``, ``theta``, ``phi``:
+        GeV, rad); ``detected``: detected and not vetoed; ``sqrt_s`` [GeV], ``beta_z``: per event.
+        """
+        detected = np.asarray(detected, dtype=bool)
+        e_cm = np.asarray(photon_cm.E)
+        th_cm = np.asarray(photon_cm.theta)
+        cos_cm = np.cos(th_cm)
+        exp = self.experiment
+        if exp in ("bes3", "stcf"):
+            return {
+                "bbg": [
+                    ("detected", detected),
+                    ("preselection", besiii_preselection(e_cm, cos_cm)),
+                    ("bbg_cut", bbg_symmetric(e_cm, th_cm, sqrt_s, self.cos_theta_b)),
+                ]
+            }
+        if exp == "belle2":
+            th_lab = np.asarray(photon_lab.theta)
+            t1, t2 = self.theta_edges_lab
+            return {
+                "bbg": [("detected", detected), ("bbg_cut", bbg_asymmetric(e_cm, th_cm, sqrt_s, t1, t2, beta_z))],
+                "low_mass": [("detected", detected), ("low_mass", self.regions["low_mass"].contains(e_cm, th_lab))],
+                "high_mass": [("detected", detected), ("high_mass", self.regions["high_mass"].contains(e_cm, th_lab))],
+            }
+        phi_cm = np.asarray(photon_cm.phi)
+        return {
+            "high_e": [("detected", detected), ("high_e", babar_high_e(e_cm, cos_cm, phi_cm))],
+            "low_e": [("detected", detected), ("low_e", babar_low_e(e_cm, cos_cm))],
+        }
 
 
-def format_cut_flow(rows: Sequence[CutFlowRow]) -> str:
-    """Plain-text table of :func:`cut_flow` rows."""
-    head = f"{'cut':<28}{'sigma [fb]':>14}{'events':>14}{'MC':>10}{'rel':>8}{'cum':>8}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(
-            f"{r.cut:<28}{r.sigma_fb:>14.5g}{r.events:>14.5g}{r.mc_count:>10d}{r.rel_eff:>8.3f}{r.cum_eff:>8.3f}"
-        )
-    return "\n".join(lines)
+# --------------------------------------------------------------------------------------------
+# Tracker channel
+# --------------------------------------------------------------------------------------------
+def tracker_flags(detector) -> dict[str, np.ndarray]:
+    """Signal flags of the tracker channel from a detector record: every finder hypothesis
+    (fields ``found_*``, in the record's order), the paper criteria ``paper_ionization`` and
+    ``paper_delta`` (G §4), and ``paper_either`` (either signature)."""
+    flags = {name: np.asarray(detector[name], dtype=bool) for name in detector.fields if name.startswith("found_")}
+    ion = np.asarray(detector["paper_ionization"], dtype=bool)
+    delta = np.asarray(detector["paper_delta"], dtype=bool)
+    flags.update({"paper_ionization": ion, "paper_delta": delta, "paper_either": ion | delta})
+    return flags

@@ -19,9 +19,10 @@ is set, so the random-number layout does not depend on the options):
   ``phi_resolution_rad``, default 0 = angles unsmeared; theta is reflected back into [0, pi]).
 * Acceptance: the *true* lab polar angle must lie strictly inside one of the ``regions``
   (theta_lo, theta_hi, name); gaps between regions are not instrumented.
-* CM quantities: the measured lab photon (massless) is boosted back by -beta_z along z:
+* CM quantities: the measured lab photon (massless) is transformed into the CM frame, which
+  moves with (beta_x, 0, beta_z) in the lab (:func:`photon_to_cm`); head-on (beta_x = 0):
   E_cm = gamma (E - beta E cos theta), tan theta_cm = sin theta / (gamma (cos theta - beta))
-  (L footnote 1); phi is unchanged.
+  (L footnote 1), phi unchanged.
 
 Veto (beam-escape / reducible backgrounds, PM section 6): another particle is *visible* if its
 lab polar angle lies inside ``veto_regions`` (default: the photon regions) and it is charged
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 
 import awkward as ak
 import numpy as np
+import vector
 from scipy.special import erf, ndtr, ndtri
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "crystal_ball_cdf",
     "crystal_ball_ppf",
     "boost_photon_to_cm",
+    "photon_to_cm",
     "Calorimeter",
     "bes3",
     "stcf",
@@ -59,6 +62,8 @@ __all__ = [
     "babar",
     "PRESETS",
 ]
+
+vector.register_awkward()  # photons in and out are Momentum4D records
 
 N_UNIFORMS = 4
 """Uniforms per photon consumed by :meth:`Calorimeter.detect` (energy, efficiency, theta, phi)."""
@@ -238,7 +243,8 @@ def crystal_ball_ppf(u, alpha=0.811, n=1.79):
 def boost_photon_to_cm(e_lab, theta_lab, beta_z):
     """Massless particle (E, theta) in the lab -> (E_cm, theta_cm); CM moves with +beta_z along z.
 
-    E_cm = gamma E (1 - beta cos theta); theta_cm = arctan2(sin theta, gamma (cos theta - beta)).
+    E_cm = gamma E (1 - beta cos theta); theta_cm = arctan2(sin theta, gamma (cos theta - beta))
+    (L footnote 1).
     """
     e = np.asarray(e_lab, dtype=float)
     th = np.asarray(theta_lab, dtype=float)
@@ -248,6 +254,44 @@ def boost_photon_to_cm(e_lab, theta_lab, beta_z):
     e_cm = gam * e * (1.0 - b * ct)
     theta_cm = np.arctan2(st, gam * (ct - b))
     return e_cm, theta_cm
+
+
+def photon_to_cm(e_lab, theta_lab, phi_lab, *, beta_x=0.0, beta_z=0.0):
+    """Massless particle (E, theta, phi) in the lab -> (E_cm, theta_cm, phi_cm) in the frame moving
+    with velocity (beta_x, 0, beta_z) (CM of colliding beams; docs/physics.md §10).
+
+    Lorentz transformation of p = E n: E' = gamma E (1 - beta.n), and the direction of
+    p' = E [n + ((gamma - 1)(beta.n)/beta^2 - gamma) beta] (Jackson eq. 11.19). Where beta_x = 0
+    this is :func:`boost_photon_to_cm` (the closed form is used there, phi unchanged).
+    """
+    e = np.asarray(e_lab, dtype=float)
+    th = np.asarray(theta_lab, dtype=float)
+    ph = np.asarray(phi_lab, dtype=float)
+    bx = np.asarray(beta_x, dtype=float)
+    bz = np.asarray(beta_z, dtype=float)
+    e_cm, th_cm = boost_photon_to_cm(e, th, bz)
+    if not np.any(bx != 0.0):
+        return e_cm, th_cm, np.broadcast_to(ph, np.shape(e_cm)).copy()
+    st, ct = np.sin(th), np.cos(th)
+    nx, ny, nz = st * np.cos(ph), st * np.sin(ph), ct
+    b2 = bx * bx + bz * bz
+    gam = 1.0 / np.sqrt(1.0 - b2)
+    bn = bx * nx + bz * nz
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(b2 > 0, (gam - 1.0) * bn / b2 - gam, 0.0)
+    dx, dy, dz = nx + k * bx, ny, nz + k * bz
+    general = gam * e * (1.0 - bn), np.arctan2(np.hypot(dx, dy), dz), np.arctan2(dy, dx)
+    head_on = bx == 0.0
+    return (
+        np.where(head_on, e_cm, general[0]),
+        np.where(head_on, th_cm, general[1]),
+        np.where(head_on, ph, general[2]),
+    )
+
+
+def _photon(e, e_pos, theta, phi) -> ak.Array:
+    """Massless photon records (pt, phi, theta, E) with name Momentum4D; pt = max(E, 0) sin(theta)."""
+    return ak.zip({"pt": e_pos * np.sin(theta), "phi": phi, "theta": theta, "E": e}, with_name="Momentum4D")
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,25 +392,31 @@ class Calorimeter:
         e = np.asarray(e_true, dtype=float)
         return e + self.sigma_e(e) * self.response_deviate(u)
 
-    def detect(self, gamma_e_lab, gamma_theta_lab, gamma_phi_lab, u, beta_z=0.0) -> ak.Array:
+    def detect(self, photon, u, *, beta_x=0.0, beta_z=0.0) -> ak.Array:
         """Detector response for one photon per entry.
 
-        gamma_e_lab [GeV], gamma_theta_lab, gamma_phi_lab [rad] (true, lab); u of shape
-        (N_UNIFORMS, n); beta_z: CM velocity along +z (scalar or per event; Belle II 3/11).
-        Returns an awkward record array with fields e_lab, theta_lab, phi_lab (measured, lab),
-        e_cm, theta_cm, cos_theta_cm, phi_cm (measured photon boosted by -beta_z), region
-        (index, -1 outside), in_acceptance, detected (bool). Undetected entries keep their
-        (smeared) values: mask with ``detected``.
+        ``photon``: the true photon (lab), an array of ``vector`` Momentum4D records (any
+        coordinates with ``E``, ``theta``, ``phi``); ``u`` of shape (N_UNIFORMS, n); ``beta_x``,
+        ``beta_z``: velocity of the CM frame in the lab (scalars or per event; Belle II
+        beta_z = 3/11, a crossing angle gives beta_x). Returns an awkward record array:
+
+        * ``photon``: the measured photon in the lab, Momentum4D with coordinates
+          (pt, phi, theta, E); ``E`` is the smeared energy (may be <= 0 for undetected
+          entries in the crystal-ball tail; pt uses max(E, 0));
+        * ``photon_cm``: the measured photon (E >= 0, massless) in the CM frame
+          (:func:`photon_to_cm`), same coordinates;
+        * ``region`` (index into ``regions``, -1 outside), ``in_acceptance``, ``detected``.
+
+        Undetected entries keep their (smeared) values: mask with ``detected``.
         """
-        e = np.asarray(gamma_e_lab, dtype=float).ravel()
-        th = np.asarray(gamma_theta_lab, dtype=float).ravel()
-        ph = np.asarray(gamma_phi_lab, dtype=float).ravel()
+        e = np.asarray(photon.E, dtype=float).ravel()
+        th = np.asarray(photon.theta, dtype=float).ravel()
+        ph = np.asarray(photon.phi, dtype=float).ravel()
         n = e.size
-        if th.size != n or ph.size != n:
-            raise ValueError("energy, theta and phi must have the same length")
         u = np.asarray(u, dtype=float)
         if u.shape != (N_UNIFORMS, n):
             raise ValueError(f"u must have shape ({N_UNIFORMS}, {n}), got {u.shape}")
+        bx = np.broadcast_to(np.asarray(beta_x, dtype=float), (n,))
         bz = np.broadcast_to(np.asarray(beta_z, dtype=float), (n,))
 
         in_acc = np.asarray(self.in_acceptance(th), dtype=bool)
@@ -383,20 +433,16 @@ class Calorimeter:
             ph_meas = np.mod(p + np.pi, 2.0 * np.pi) - np.pi
         detected = in_acc & eff_ok & (e_meas > max(self.e_threshold_gev, 0.0))
         e_pos = np.maximum(e_meas, 0.0)
-        e_cm, th_cm = boost_photon_to_cm(e_pos, th_meas, bz)
+        e_cm, th_cm, ph_cm = photon_to_cm(e_pos, th_meas, ph_meas, beta_x=bx, beta_z=bz)
         return ak.zip(
             {
-                "e_lab": e_meas,
-                "theta_lab": th_meas,
-                "phi_lab": ph_meas,
-                "e_cm": e_cm,
-                "theta_cm": th_cm,
-                "cos_theta_cm": np.cos(th_cm),
-                "phi_cm": ph_meas,
+                "photon": _photon(e_meas, e_pos, th_meas, ph_meas),
+                "photon_cm": _photon(e_cm, e_cm, th_cm, ph_cm),
                 "region": region,
                 "in_acceptance": in_acc,
                 "detected": detected,
-            }
+            },
+            depth_limit=1,
         )
 
     # -- veto ----------------------------------------------------------------------------------
@@ -433,7 +479,7 @@ def bes3(**overrides) -> Calorimeter:
     """BESIII EMC.
 
     Regions: barrel |cos theta| < 0.83, end caps 0.85 < |cos theta| < 0.93 (BESIII detector
-    paper, NIM A 614 (2010) 345, numbers as given in the project brief; PM section 8 only gives
+    paper, NIM A 614 (2010) 345; PM section 8 only gives
     the pre-selection |cos| < 0.8 / 0.86-0.92, which lies inside these). Resolution
     2.3 %/sqrt(E/GeV) (+) 1 % (PM section 8, L), Gaussian. Efficiency 1 (L gives none).
     Veto acceptance |cos theta| < 0.95 (L: cos theta_b = 0.95 from MDC + EMC + TOF coverage);

@@ -1,10 +1,19 @@
-"""Executors: how chunk tasks are run. Stages never know which one is used.
+"""Executors: how chunk tasks are run. The chains never know which one is used.
 
-An executor has ``map(fn, tasks)`` returning results *in task order* as an iterator, and is
-a context manager. :class:`SerialExecutor` runs in-process; :class:`PoolExecutor` uses local
-processes with a bounded number of tasks in flight (memory stays flat). A distributed engine
-(e.g. dask.distributed: ``client.submit`` + ordered ``result()``) fits the same two methods.
-Results do not depend on the executor: randomness is keyed by event index (:mod:`mcpgen.rng`).
+The protocol the engine (:class:`mcpgen.engine.Engine`) relies on:
+
+* a context manager (``__enter__`` starts workers, ``__exit__`` stops them; on an exception it
+  cancels what is still queued);
+* ``map(fn, tasks)``: an iterator over ``fn(task)`` *in task order*, pulling tasks lazily and
+  keeping at most a bounded number in flight, so memory stays flat for any number of chunks.
+
+``fn`` is a picklable callable (a module-level function or a frozen dataclass) and tasks are
+picklable frozen dataclasses. :class:`SerialExecutor` runs in-process; :class:`PoolExecutor`
+uses local processes with at most 2 x workers tasks in flight. A distributed executor fits the
+same shape, e.g. with dask.distributed: ``client.submit(fn, task)`` for the first k tasks, then
+yield ``futures.popleft().result()`` and submit the next one (ordered results, bounded in-flight
+futures), ``client.close()`` in ``__exit__``. Results do not depend on the executor: randomness
+is keyed by event index (:mod:`mcpgen.rng`).
 """
 
 from __future__ import annotations

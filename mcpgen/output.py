@@ -1,22 +1,48 @@
-"""Output: events streamed to a ROOT TTree, summaries to JSON; both written atomically.
+"""Every file mcpgen writes: event trees (ROOT), summaries (JSON), tables (text), scan histograms.
 
 Files are written under a temporary name in the target directory and renamed into place only
 when complete (``os.replace`` is atomic on POSIX), so an interrupted run never leaves a
-truncated ``events.root`` or ``summary.json`` behind.
+truncated ``events.root`` or ``summary.json`` behind; the temporary name is created with the
+process umask respected.
+
+A chunk of events (one awkward array: generator fields, a nested ``detector`` record, a nested
+``pass`` record of selection flags) becomes flat branches through one function, :func:`flatten`,
+steered by a :class:`BranchLayout` (which fields, under which names).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import platform
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import uproot
 
-__all__ = ["COMPRESSION_CHOICES", "RootEventWriter", "compression", "flatten_events", "write_json_atomic"]
+from .errors import OutputError
+
+__all__ = [
+    "COMPRESSION_CHOICES",
+    "BranchLayout",
+    "RootEventWriter",
+    "atomic_path",
+    "prepare_dir",
+    "compression",
+    "flatten",
+    "jsonable",
+    "versions",
+    "write_histograms",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 COMPRESSION_CHOICES = ("none", "lz4", "zlib", "lzma", "zstd")
 
@@ -32,48 +58,125 @@ def compression(spec: str):
     return classes[algorithm](int(level or 1))
 
 
-def flatten_events(events: ak.Array, float32: frozenset[str] = frozenset()) -> dict:
-    """Flat branch arrays from an event record array: record fields become ``name_sub``.
+# --- chunk -> branches -----------------------------------------------------------------------
 
-    Flat numeric fields become numpy arrays; jagged fields stay awkward (uproot writes them
-    with a counter branch). Names in ``float32`` are stored in single precision.
+
+@dataclass(frozen=True)
+class BranchLayout:
+    """Which fields of a chunk become branches, under which names.
+
+    ``columns``: (branch, path) pairs written first, in order; a path is dotted
+    (``"detector.photon.E"``) and its last element may be a ``vector`` property
+    (``"gamma.theta"``); a column whose field is absent from the chunk is left out (optional
+    fields). ``expand``: paths whose leaf fields are all written under their default names;
+    ``"*"`` stands for every field not written otherwise. Default name: the path joined with
+    ``_`` without the record levels listed in ``transparent`` (``detector.hit.x`` -> ``hit_x``).
+    ``skip``: top-level fields never written by ``"*"``.
     """
-    branches: dict = {}
 
-    def add(name, array):
-        if array.ndim == 1 and not isinstance(ak.type(array).content, ak.types.ListType):
-            array = ak.to_numpy(array)
-            if name in float32:
-                array = array.astype(np.float32)
-        branches[name] = array
+    columns: tuple[tuple[str, str], ...] = ()
+    expand: tuple[str, ...] = ("*",)
+    transparent: tuple[str, ...] = ("detector",)
+    skip: tuple[str, ...] = ()
 
-    for name in events.fields:
-        column = events[name]
-        if column.fields:
-            for sub in column.fields:
-                add(f"{name}_{sub}", column[sub])
+
+def _resolve(events, path: str):
+    node = events
+    for part in path.split("."):
+        if part in node.fields:
+            node = node[part]
+        elif hasattr(node, part) and node.fields:
+            node = getattr(node, part)
         else:
-            add(name, column)
+            return None
+    return node
+
+
+def _leaf(array):
+    if array.ndim == 1 and not isinstance(ak.type(array).content, ak.types.ListType):
+        return ak.to_numpy(array)
+    return array
+
+
+def _leaves(array, parts: tuple[str, ...], transparent: tuple[str, ...], out: dict) -> None:
+    if array.fields:
+        for name in array.fields:
+            _leaves(array[name], (*parts, name), transparent, out)
+        return
+    name = "_".join(p for i, p in enumerate(parts) if not (p in transparent and i < len(parts) - 1))
+    out[name] = _leaf(array)
+
+
+def flatten(events: ak.Array, layout: BranchLayout = BranchLayout()) -> dict:
+    """Flat branch arrays of a chunk: numbers become numpy arrays, jagged fields stay awkward
+    (uproot writes them with a counter branch ``n<name>``)."""
+    branches: dict = {}
+    for branch, path in layout.columns:
+        column = _resolve(events, path)
+        if column is not None:
+            branches[branch] = _leaf(column)
+    used = {path.split(".")[0] for _, path in layout.columns}
+    for path in layout.expand:
+        if path == "*":
+            for name in events.fields:
+                if name not in used and name not in layout.skip:
+                    _leaves(events[name], (name,), layout.transparent, branches)
+        else:
+            column = _resolve(events, path)
+            if column is not None:
+                _leaves(column, tuple(path.split(".")), layout.transparent, branches)
     return branches
 
 
-def _temporary(path: Path) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    return Path(name)
+# --- files -----------------------------------------------------------------------------------
 
 
-def write_json_atomic(path: str | Path, payload: dict) -> None:
-    """Write ``payload`` as indented JSON to ``path`` via a temporary file and a rename."""
+def prepare_dir(path: str | Path) -> Path:
+    """Create the output directory ``path`` (and parents); :class:`OutputError` if it cannot be."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
     try:
-        tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write output to {str(path)!r}: {exc.strerror or exc}.") from None
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it when the block ends without error."""
+    path = Path(path)
+    prepare_dir(path.parent)
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write output to {str(path.parent)!r}: {exc.strerror or exc}.") from None
+    os.close(handle)
+    tmp = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
+
+
+def jsonable(obj):
+    """``obj`` with numpy arrays and scalars as lists and numbers, non-finite floats as None."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (np.floating, float)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
 
 
 def _json_default(value):
@@ -84,14 +187,39 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def write_json_atomic(path: str | Path, payload: dict) -> None:
+    """Write ``payload`` as indented JSON to ``path`` via a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_histograms(path: str | Path, hist2d: dict, hist1d: dict, metadata: dict[str, str]) -> None:
+    """A ROOT file of TH2D ``(values, x_edges, y_edges)`` and TH1D ``(values, x_edges)``
+    histograms (nan written as 0) and TObjString ``metadata``, atomically."""
+    with atomic_path(path) as tmp:
+        with uproot.recreate(tmp) as f:
+            for key, (values, x_edges, y_edges) in hist2d.items():
+                f[key] = (np.asarray(values, dtype=float), x_edges, y_edges)
+            for key, (values, x_edges) in hist1d.items():
+                f[key] = (np.nan_to_num(np.asarray(values, dtype=float)), x_edges)
+            for key, text in metadata.items():
+                f[key] = text
+
+
 class RootEventWriter:
     """Stream chunks of branches into ``TTree`` ``tree`` of ``path``, atomically.
 
     Use as a context manager; the file appears under its final name only after a clean exit.
-    ``metadata`` strings (JSON, YAML) are stored as ``TObjString`` objects beside the tree.
+    ``metadata`` strings (JSON, YAML) are stored as ``TObjString`` objects beside the trees.
     """
 
-    def __init__(self, path: str | Path, tree: str = "events", compression_spec: str = "lz4:1"):
+    def __init__(self, path: str | Path, tree: str | None = "events", compression_spec: str = "lz4:1"):
         self.path = Path(path)
         self.tree_name = tree
         self.compression = compression(compression_spec)
@@ -99,11 +227,12 @@ class RootEventWriter:
         self.entries = 0
         self._file = None
         self._trees: dict = {}
+        self._atomic = None
         self._tmp: Path | None = None
 
     def __enter__(self) -> RootEventWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = _temporary(self.path)
+        self._atomic = atomic_path(self.path)
+        self._tmp = self._atomic.__enter__()
         self._file = uproot.recreate(self._tmp, compression=self.compression)
         return self
 
@@ -121,11 +250,8 @@ class RootEventWriter:
                 for key, text in self.metadata.items():
                     self._file[key] = text
             self._file.close()
-            if exc_type is None:
-                os.replace(self._tmp, self.path)
         finally:
-            if self._tmp is not None and self._tmp.exists():
-                self._tmp.unlink()
+            self._atomic.__exit__(exc_type, exc, tb)
 
 
 def _branch_types(branches: dict) -> dict:
@@ -136,3 +262,14 @@ def _branch_types(branches: dict) -> dict:
         else:
             types[name] = ak.type(array)
     return types
+
+
+def versions() -> dict:
+    """Versions of mcpgen, Python and the numerical stack, for the provenance of every output."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("mcpgen", "numpy", "scipy", "awkward", "vector", "uproot", "hepunits", "jsonschema"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -6,7 +6,9 @@ import pytest
 import yaml
 from conftest import CARDS
 
-from mcpgen.card import CardError, card_from_dict, load_card
+from mcpgen.build import ChiPairCard, MonophotonCard, card_from_dict, load_card
+from mcpgen.card import DEFAULTS, bundled_cards, read_card
+from mcpgen.errors import CardError
 
 GOOD = yaml.safe_load((CARDS / "sct_3gev.yaml").read_text())
 
@@ -14,10 +16,10 @@ GOOD = yaml.safe_load((CARDS / "sct_3gev.yaml").read_text())
 @pytest.mark.parametrize("name", sorted(p.name for p in CARDS.glob("*.yaml")))
 def test_bundled_cards_load(name):
     card = load_card(CARDS / name)
-    if "monophoton" in card.extras:
-        assert all(d.luminosity_pb > 0 for d in card.extras["monophoton"].datasets)
+    if isinstance(card, MonophotonCard):
+        assert card.kind == "monophoton" and all(d.luminosity_pb > 0 for d in card.datasets)
     else:
-        assert card.luminosity_pb > 0
+        assert isinstance(card, ChiPairCard) and card.luminosity_pb > 0
 
 
 def test_units_are_converted():
@@ -113,3 +115,40 @@ def test_yaml_scalars_as_physicists_write_them(tmp_path):
     card = load_card(path)
     assert card.process.isr == "off"
     assert card.process.epsilon == 1e-3
+
+
+def test_bundled_card_by_name(tmp_path, monkeypatch):
+    """A card shipped with mcpgen is found by its name from any directory; a path still wins."""
+    assert set(bundled_cards()) == {p.stem for p in CARDS.glob("*.yaml")}
+    monkeypatch.chdir(tmp_path)
+    by_name = load_card("sct_3gev")
+    assert by_name.data == load_card(CARDS / "sct_3gev.yaml").data
+    assert load_card("belle2.yaml").experiment == "belle2"
+    (tmp_path / "sct_3gev.yaml").write_text((CARDS / "sct_3gev.yaml").read_text().replace("1.5 GeV", "1.4 GeV"))
+    assert load_card("sct_3gev.yaml").process.mass_gev == pytest.approx(1.4)
+    with pytest.raises(CardError, match="nope not found .bundled cards: .*sct_3gev"):
+        load_card("nope")
+
+
+def test_defaults_resolved_in_one_place():
+    """Every default appears in the resolved card (recorded in the outputs), per card kind."""
+    chi = read_card(CARDS / "sct_3gev.yaml", ["run={}"]).data
+    assert chi["run"] == DEFAULTS["common"]["run"]
+    assert chi["detector"]["finder"]["random_trigger_events"] == DEFAULTS["finder"]["random_trigger_events"]
+    mono = read_card(CARDS / "belle2.yaml", ["generation={}", "detector={ecl: {}}", "analysis={}"]).data
+    assert mono["generation"] == {"e_gamma_min": "25 MeV", "cos_theta_max": 0.95}  # cos_theta_max = cos_theta_b
+    assert mono["detector"]["ecl"] == {"preset": "belle2"}
+    assert "isr" not in mono and "process" not in mono
+
+
+def test_card_kind_discriminator():
+    """The schema picks the card kind: tracker-card fields are unknown in a monophoton card."""
+    with pytest.raises(CardError, match="field 'isr' = .* is not a known field; allowed fields in '<top level>'"):
+        load_card(CARDS / "belle2.yaml", ["isr={kernel: off}"])
+    with pytest.raises(CardError, match="a monophoton card uses 'processes'"):
+        load_card(CARDS / "sct_3gev.yaml", ["experiment=bes3"])
+    with pytest.raises(CardError, match="field 'processes' is missing"):
+        card_from_dict({**{k: v for k, v in GOOD.items() if k != "process"}, "experiment": "bes3"}, "x.yaml")
+    with pytest.raises(CardError) as info:
+        load_card(CARDS / "sct_3gev.yaml", ["analysis.luminosity=0 fb^-1"])
+    assert info.value.field == "analysis.luminosity" and info.value.value == "0 fb^-1"

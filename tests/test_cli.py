@@ -20,7 +20,7 @@ def mcpgen(*args):
 
 
 def test_acceptance_run_1e6(tmp_path):
-    """The issue's acceptance command: 1e6 entries, summary, sigma vs quadrature within 3 sigma."""
+    """The README's first command: 1e6 entries, summary, sigma vs quadrature within 3 sigma."""
     out = tmp_path / "OUT"
     result = mcpgen("--card", "cards/sct_3gev.yaml", "-n", "1e6", "--seed", "1", "--out", str(out))
     assert result.returncode == 0, result.stderr

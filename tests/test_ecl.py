@@ -23,8 +23,10 @@ from detsim.ecl import (
     crystal_ball_cdf,
     crystal_ball_pdf,
     crystal_ball_ppf,
+    photon_to_cm,
     stcf,
 )
+from generator.kinematics import momentum4d
 
 CB_PARAMS = [(0.811, 1.79), (1.5, 3.0), (0.5, 1.2)]
 
@@ -108,8 +110,8 @@ def test_gaussian_smearing_rms(preset, energy):
     cal = preset(efficiency=1.0)
     n = 200_000
     u = np.random.default_rng(5).random((N_UNIFORMS, n))
-    det = cal.detect(np.full(n, energy), np.full(n, np.pi / 2), np.zeros(n), u)
-    e = np.asarray(det.e_lab)
+    det = cal.detect(_photons(np.full(n, energy), np.full(n, np.pi / 2), np.zeros(n)), u)
+    e = np.asarray(det.photon.E)
     sig = cal.sigma_e(energy)
     assert e.mean() == pytest.approx(energy, abs=4 * sig / np.sqrt(n))
     assert e.std() == pytest.approx(sig, abs=4 * sig / np.sqrt(2 * n))
@@ -120,11 +122,11 @@ def test_crystal_ball_smearing_in_detect():
     n = 100_000
     energy = 3.0
     u = np.random.default_rng(6).random((N_UNIFORMS, n))
-    det = cal.detect(np.full(n, energy), np.full(n, np.pi / 2), np.zeros(n), u)
-    t = (np.asarray(det.e_lab) - energy) / cal.sigma_e(energy)
+    det = cal.detect(_photons(np.full(n, energy), np.full(n, np.pi / 2), np.zeros(n)), u)
+    t = (np.asarray(det.photon.E) - energy) / cal.sigma_e(energy)
     assert stats.kstest(t, lambda x: crystal_ball_cdf(x, 0, 1, 0.811, 1.79)).pvalue > 1e-3
     # n = 1.79 < 2: infinite-mean tail, some measured energies are <= 0 -> never detected
-    neg = np.asarray(det.e_lab) <= 0
+    neg = np.asarray(det.photon.E) <= 0
     assert not np.any(np.asarray(det.detected)[neg])
 
 
@@ -137,7 +139,7 @@ def test_belle2_gaps_never_detected_and_efficiency():
     rng = np.random.default_rng(7)
     theta = np.radians(rng.uniform(0.0, 180.0, n))
     u = rng.random((N_UNIFORMS, n))
-    det = cal.detect(np.full(n, 2.0), theta, np.zeros(n), u)
+    det = cal.detect(_photons(np.full(n, 2.0), theta, np.zeros(n)), u)
     d = np.asarray(det.detected)
     deg = np.degrees(theta)
     gaps = (deg <= 12.4) | ((deg >= 31.4) & (deg <= 32.2)) | ((deg >= 128.7) & (deg <= 130.7)) | (deg >= 155.1)
@@ -178,6 +180,12 @@ def test_presets():
 # --------------------------------------------------------------------------------------------
 # CM conversion
 # --------------------------------------------------------------------------------------------
+def _photons(e, theta, phi):
+    """True lab photons as Momentum4D records (px, py, pz, E)."""
+    st = np.sin(theta)
+    return momentum4d(e * st * np.cos(phi), e * st * np.sin(phi), e * np.cos(theta), e)
+
+
 def _explicit_boost(p, beta):
     """Lorentz boost along z by velocity beta (matrix form), applied to four-vector p."""
     g = 1.0 / np.sqrt(1 - beta**2)
@@ -190,12 +198,13 @@ def test_cm_conversion_90_degrees():
     e = 3.0
     cal = belle2(resolution=StochasticResolution(0.0), efficiency=1.0)
     u = np.full((N_UNIFORMS, 1), 0.5)  # ndtri(0.5) = 0: no smearing
-    det = cal.detect(np.array([e]), np.array([np.pi / 2]), np.array([0.3]), u, beta)
+    det = cal.detect(_photons(np.array([e]), np.array([np.pi / 2]), np.array([0.3])), u, beta_z=beta)
     p_cm = _explicit_boost(np.array([e, e, 0.0, 0.0]), beta)  # photon along +x in the lab
-    assert float(det.e_cm[0]) == pytest.approx(p_cm[0], rel=1e-12)
-    assert float(det.theta_cm[0]) == pytest.approx(np.arctan2(np.hypot(p_cm[1], p_cm[2]), p_cm[3]), rel=1e-12)
-    assert np.degrees(float(det.theta_cm[0])) == pytest.approx(90 + np.degrees(np.arctan(3 / np.sqrt(112))), rel=1e-12)
-    assert float(det.phi_cm[0]) == pytest.approx(0.3)
+    cm = det.photon_cm
+    assert float(cm.E[0]) == pytest.approx(p_cm[0], rel=1e-12)
+    assert float(cm.theta[0]) == pytest.approx(np.arctan2(np.hypot(p_cm[1], p_cm[2]), p_cm[3]), rel=1e-12)
+    assert np.degrees(float(cm.theta[0])) == pytest.approx(90 + np.degrees(np.arctan(3 / np.sqrt(112))), rel=1e-12)
+    assert float(cm.phi[0]) == pytest.approx(0.3)
     assert bool(det.detected[0])
 
 
@@ -217,15 +226,48 @@ def test_detect_chunk_independent_and_shape_check():
     rng = np.random.default_rng(9)
     e, th, ph = rng.uniform(0.1, 5, n), rng.uniform(0, np.pi, n), rng.uniform(-np.pi, np.pi, n)
     u = rng.random((N_UNIFORMS, n))
-    full = cal.detect(e, th, ph, u, 0.5)
-    a = cal.detect(e[:300], th[:300], ph[:300], u[:, :300], 0.5)
-    b = cal.detect(e[300:], th[300:], ph[300:], u[:, 300:], 0.5)
-    for f in full.fields:
-        np.testing.assert_array_equal(np.asarray(full[f]), np.concatenate([np.asarray(a[f]), np.asarray(b[f])]))
-    tl = np.asarray(full.theta_lab)
+    full = cal.detect(_photons(e, th, ph), u, beta_z=0.5)
+    a = cal.detect(_photons(e[:300], th[:300], ph[:300]), u[:, :300], beta_z=0.5)
+    b = cal.detect(_photons(e[300:], th[300:], ph[300:]), u[:, 300:], beta_z=0.5)
+    assert ak.array_equal(full, ak.concatenate([a, b]))
+    tl = np.asarray(full.photon.theta)
     assert np.all((tl >= 0) & (tl <= np.pi)) and not np.allclose(tl, th)
     with pytest.raises(ValueError):
-        cal.detect(e, th, ph, u[:2], 0.5)
+        cal.detect(_photons(e, th, ph), u[:2], beta_z=0.5)
+
+
+def _general_boost(p, bx, bz):
+    """Lorentz transformation into the frame moving with (bx, 0, bz) (matrix form), applied to p."""
+    b = np.array([bx, 0.0, bz])
+    b2 = b @ b
+    g = 1.0 / np.sqrt(1 - b2)
+    m = np.eye(4)
+    m[0, 0] = g
+    m[0, 1:] = m[1:, 0] = -g * b
+    m[1:, 1:] += (g - 1) * np.outer(b, b) / b2
+    return m @ p
+
+
+def test_cm_conversion_with_crossing_angle():
+    """A CM moving sideways (beta_x = sin 30 mrad, SCT-like, plus a beta_z): photon_to_cm against the
+    explicit 4x4 boost; beta_x = 0 entries are exactly the head-on closed form."""
+    rng = np.random.default_rng(4)
+    n = 200
+    e, th, ph = rng.uniform(0.1, 3, n), rng.uniform(0.05, 3.1, n), rng.uniform(-np.pi, np.pi, n)
+    bx, bz = np.sin(0.03), 0.01
+    e_cm, th_cm, ph_cm = photon_to_cm(e, th, ph, beta_x=bx, beta_z=bz)
+    for i in range(n):
+        p = e[i] * np.array([1, np.sin(th[i]) * np.cos(ph[i]), np.sin(th[i]) * np.sin(ph[i]), np.cos(th[i])])
+        q = _general_boost(p, bx, bz)
+        assert e_cm[i] == pytest.approx(q[0], rel=1e-12)
+        assert th_cm[i] == pytest.approx(np.arctan2(np.hypot(q[1], q[2]), q[3]), rel=1e-10, abs=1e-12)
+        assert np.cos(ph_cm[i] - np.arctan2(q[2], q[1])) == pytest.approx(1.0, abs=1e-12)
+    mixed = photon_to_cm(e, th, ph, beta_x=np.where(np.arange(n) % 2 == 0, 0.0, bx), beta_z=bz)
+    closed = boost_photon_to_cm(e, th, bz)
+    np.testing.assert_array_equal(mixed[0][::2], closed[0][::2])
+    np.testing.assert_array_equal(mixed[1][::2], closed[1][::2])
+    np.testing.assert_array_equal(mixed[2][::2], ph[::2])
+    np.testing.assert_allclose(mixed[0][1::2], e_cm[1::2], rtol=1e-15)
 
 
 # --------------------------------------------------------------------------------------------

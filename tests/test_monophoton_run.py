@@ -13,7 +13,7 @@ from conftest import CARDS
 from analysis.selections import bbg_asymmetric, bbg_symmetric
 from generator.monophoton import sigma_nunu_pb
 from mcpgen import load_card, run
-from mcpgen.card import CardError
+from mcpgen.errors import CardError
 
 NUNU_ONLY = "processes=[{name: nunu_gamma}]"
 
@@ -75,8 +75,8 @@ def test_beam_escape_events_fail_the_bbg_cut(tmp_path, card_name):
             e_true = a["gamma_E_cm_true"][passed]
             th_true = np.arccos(a["gamma_cos_theta_cm_true"][passed])
             rs, bz = a["sqrt_s"][passed], a["beta_z"][passed]
-            if card.extras["monophoton"].experiment == "belle2":
-                cal = card.extras["monophoton"].calorimeter
+            if card.experiment == "belle2":
+                cal = card.calorimeter
                 true_pass = bbg_asymmetric(e_true, th_true, rs, cal.theta_min, cal.theta_max, bz)
             else:
                 true_pass = bbg_symmetric(e_true, th_true, rs, 0.95)
@@ -87,8 +87,7 @@ def test_every_experiment_card_runs(tmp_path):
     for name in ("bes3", "stcf_2gev", "stcf_7gev", "babar"):
         card = load_card(CARDS / f"{name}.yaml")
         summary = run(card, 5_000, tmp_path / name, seed=1, progress=False)
-        setup = card.extras["monophoton"]
-        assert len(summary["datasets"]) == len(setup.datasets) == len(card.data["beams"]["points"]) * 4
+        assert len(summary["datasets"]) == len(card.datasets) == len(card.data["beams"]["points"]) * 4
         with uproot.open(tmp_path / name / "events.root") as f:
             for ds in summary["datasets"]:
                 assert f[ds["dataset"]].num_entries == 5_000

@@ -9,9 +9,10 @@ import pytest
 import uproot
 from conftest import CARDS
 
-from analysis.scan import Reweighter, ScanGrid, eps_reach, tracker_point_events, tracker_scan
-from mcpgen import load_card, run
-from mcpgen.scan_cmd import run_scan
+from analysis.scan import Reweighter, ScanGrid, eps_reach
+from mcpgen import generate_events, load_card, run
+from mcpgen.figures import make_figure
+from mcpgen.scan import run_scan, tracker_point_events, tracker_scan
 
 NO_RT = "detector.finder.random_trigger_events=0"
 
@@ -50,8 +51,6 @@ def test_reweighted_point_equals_fresh_generation(tmp_path, eps):
 def test_cross_section_scales_as_eps_squared():
     card = load_card(CARDS / "sct_3gev.yaml")
     ev = tracker_point_events(card.process, 20_000, 3)
-    from mcpgen import generate_events
-
     direct = generate_events(card.process, 20_000, seed=3)
     np.testing.assert_allclose(ev.weight * card.process.epsilon**2, np.asarray(direct.weight), rtol=1e-12)
 
@@ -110,8 +109,6 @@ def test_monophoton_scan_methods_agree_at_large_background(tmp_path):
 
 
 def test_figure_command(tmp_path):
-    from mcpgen.figures import make_figure
-
     files = make_figure("l6", tmp_path, 2_000)
     assert files["png"].endswith("l_fig6.png")
     assert (tmp_path / "l_fig6.png").stat().st_size > 10_000 and (tmp_path / "l_fig6.pdf").exists()

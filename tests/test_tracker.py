@@ -222,8 +222,8 @@ def test_paper_mode_matches_poisson_on_same_events():
     card = load_card(CARDS / "sct_3gev.yaml")
     ev = generate_events(card.process, 20_000, seed=13, tracker=card.tracker)
     w = ak.to_numpy(ev.weight)
-    n_paper = card.luminosity_pb * (w * ak.to_numpy(ev.paper_ionization)).sum() / w.sum() * w.sum()
-    n_poisson = card.luminosity_pb * (w * ak.to_numpy(ev.found_line)).sum()
+    n_paper = card.luminosity_pb * (w * ak.to_numpy(ev.detector.paper_ionization)).sum() / w.sum() * w.sum()
+    n_poisson = card.luminosity_pb * (w * ak.to_numpy(ev.detector.found_line)).sum()
     assert n_poisson > n_paper > 0
 
 

@@ -11,7 +11,7 @@ from conftest import CARDS, ROOT
 from scipy import stats
 
 from mcpgen import load_card
-from mcpgen.validate_cmd import run_validate
+from mcpgen.validate import run_validate
 
 
 def test_validate_tracker_card(tmp_path):

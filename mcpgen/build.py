@@ -1,0 +1,462 @@
+"""From a checked card to typed physics objects: one builder per card kind.
+
+:func:`build_card` turns a :class:`~mcpgen.card.CardSpec` into a :class:`ChiPairCard` (beams,
+the chi_pair process, an optional tracker, luminosity) or a :class:`MonophotonCard` (calorimeter,
+datasets = energy point x process, the experiment's selection). Checks that need the physics
+objects (pair threshold against the beams' reach, known materials) raise
+:class:`~mcpgen.errors.CardError` here. Nothing downstream reads the card dict again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.bbg import lab_to_cm_theta
+from analysis.scan import ScanGrid
+from analysis.selections import MonophotonSelection, Polygon, belle2_high_mass_polygon, belle2_low_mass_polygon
+from detsim import ecl
+from detsim.geometry import BeamPipe, PaperCriteria, Tracker
+from detsim.materials import gas_mixture, material
+from generator.bbg_processes import EEGamma, ThreePhoton
+from generator.beams import Beams
+from generator.chipair import ChiPair
+from generator.monophoton import ChiChiGamma, NuNuGamma
+from generator.processes import BeamProcess
+
+from .card import CardSpec, check_card, read_card
+from .errors import CardError
+from .rng import Stream, Streams
+from .units import parse_quantity
+
+__all__ = [
+    "REACH_SIGMAS",
+    "RunOptions",
+    "OutputOptions",
+    "ScanPoint",
+    "ScanSpec",
+    "ChiPairCard",
+    "Dataset",
+    "MonophotonCard",
+    "acceptance_edges_cm",
+    "build_card",
+    "card_from_dict",
+    "load_card",
+]
+
+#: Beam-energy reach used by the threshold check: sqrt(s0) + REACH_SIGMAS x spread.
+REACH_SIGMAS = 5.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """``run`` section: master seed (None = fresh entropy), trials, chunking, workers, unweighting."""
+
+    seed: int | None
+    n_events: int
+    chunk_size: int
+    workers: int
+    unweighted: bool
+    pilot_events: int
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """``output`` section: directory and ROOT compression ('none' or 'ALG:LEVEL')."""
+
+    dir: str
+    compression: str
+
+
+@dataclass(frozen=True)
+class ScanPoint:
+    """One collider point of a scan: beams, luminosity [pb^-1] and its (m, eps) grid."""
+
+    beams: Beams
+    luminosity_pb: float
+    grid: ScanGrid
+
+
+@dataclass(frozen=True)
+class ScanSpec:
+    """``scan`` section: the points (chi_pair) or the grid (monophoton), sample sizes."""
+
+    grid: ScanGrid
+    points: tuple[ScanPoint, ...]
+    events_per_mass: int
+    background_events: int
+    log_mass: bool
+
+
+class _Card:
+    """What both card kinds share: the checked card, run and output options."""
+
+    spec: CardSpec
+
+    @property
+    def data(self) -> dict:
+        """The resolved card (defaults filled in), as recorded in the outputs."""
+        return self.spec.data
+
+    @property
+    def source(self) -> str:
+        return self.spec.source
+
+    @property
+    def name(self) -> str:
+        return self.spec.data.get("name") or "mcpgen"
+
+    def to_yaml(self) -> str:
+        return self.spec.to_yaml()
+
+
+@dataclass(frozen=True)
+class ChiPairCard(_Card):
+    """e+e- -> chi chibar (gamma_ISR) at one collider point, optionally through a tracker."""
+
+    spec: CardSpec
+    beams: Beams
+    process: ChiPair
+    luminosity_pb: float
+    tracker: Tracker | None
+    random_trigger_events: int
+    run: RunOptions
+    output: OutputOptions
+    scan: ScanSpec | None = None
+    kind = "chi_pair"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One (energy point, process) sample of a monophoton card; its tree is ``label``."""
+
+    label: str
+    point: str
+    process_name: str
+    process: BeamProcess
+    luminosity_pb: float
+    streams: tuple[Stream, Stream]
+
+
+@dataclass(frozen=True)
+class MonophotonCard(_Card):
+    """Several processes at several energy points through a toy calorimeter (L)."""
+
+    spec: CardSpec
+    experiment: str
+    calorimeter: ecl.Calorimeter
+    selection: MonophotonSelection
+    datasets: tuple[Dataset, ...]
+    mass_gev: float
+    epsilon: float
+    spin: str
+    e_gamma_min_gev: float
+    cos_theta_max: float
+    gbg_events: dict = field(default_factory=dict)
+    f_ng: dict = field(default_factory=dict)
+    chain_points: dict = field(default_factory=dict)
+    run: RunOptions = None
+    output: OutputOptions = None
+    scan: ScanSpec | None = None
+    kind = "monophoton"
+
+    @property
+    def cos_theta_b(self) -> float:
+        return self.selection.cos_theta_b
+
+    def acceptance_edges_cm(self, beams: Beams) -> tuple[float, float]:
+        """CM polar edges [rad] of the acceptance at ``beams`` (see :func:`acceptance_edges_cm`)."""
+        return acceptance_edges_cm(self.calorimeter, self.cos_theta_b, beams)
+
+    def signal(self, beams: Beams, mass_gev: float, epsilon: float) -> BeamProcess:
+        """The chi_pair_gamma process at ``beams`` for another (m, eps) (scans); ValueError if the
+        generator cannot make it (e.g. no phase space)."""
+        inner = ChiChiGamma(
+            mass_gev, epsilon, self.spin, e_gamma_min_gev=self.e_gamma_min_gev, cos_theta_max=self.cos_theta_max
+        )
+        return BeamProcess(beams, inner, "chi_pair_gamma")
+
+    def describe(self) -> dict:
+        return {
+            "experiment": self.experiment,
+            "calorimeter": self.calorimeter.source,
+            "datasets": [d.label for d in self.datasets],
+            "cos_theta_b": self.cos_theta_b,
+        }
+
+
+# --- shared pieces ----------------------------------------------------------------------------
+
+
+def acceptance_edges_cm(calorimeter: ecl.Calorimeter, cos_theta_b: float, beams: Beams) -> tuple[float, float]:
+    """CM polar edges [rad] of the veto acceptance: theta_b and pi - theta_b for symmetric
+    machines; otherwise the ECL's outer lab edges transformed to the CM (L eq. 2, footnote 1)."""
+    if abs(beams.beta_z0) < 1e-12:
+        tb = float(np.arccos(cos_theta_b))
+        return tb, np.pi - tb
+    t1, t2 = calorimeter.theta_min, calorimeter.theta_max
+    return float(lab_to_cm_theta(t1, beams.beta_z0)), float(lab_to_cm_theta(t2, beams.beta_z0))
+
+
+def _options(spec: CardSpec) -> tuple[RunOptions, OutputOptions]:
+    r, o = spec.data["run"], spec.data["output"]
+    run = RunOptions(
+        r["seed"], int(r["n_events"]), int(r["chunk_size"]), int(r["workers"]), bool(r["unweighted"]), r["pilot_events"]
+    )
+    return run, OutputOptions(o["dir"], o["compression"])
+
+
+def _beams(spec: CardSpec, where: str) -> Beams:
+    """Beams of the point at ``where`` ('beams' or 'beams.points.i') with the card's spread."""
+    node = spec.get(where)
+    if "sqrt_s" in node:
+        e1 = e2 = spec.quantity(f"{where}.sqrt_s", "energy") / 2.0
+    else:
+        e1 = spec.quantity(f"{where}.electron_energy", "energy")
+        e2 = spec.quantity(f"{where}.positron_energy", "energy")
+    spread = spec.data["beams"]["spread"]
+    model = spread["model"]
+    if model == "gaussian_sqrt_s":
+        return Beams(e1, e2, model, sigma_sqrt_s_gev=spec.quantity("beams.spread.sigma_sqrt_s", "energy"))
+    if model == "gaussian_per_beam":
+        if "relative" in spread:
+            s1, s2 = spread["relative"] * e1, spread["relative"] * e2
+        else:
+            s1 = spec.quantity("beams.spread.sigma_electron", "energy")
+            s2 = spec.quantity("beams.spread.sigma_positron", "energy")
+        return Beams(e1, e2, model, sigma_electron_gev=s1, sigma_positron_gev=s2)
+    return Beams(e1, e2, "none")
+
+
+def _grid(spec: CardSpec, center_gev: float | None = None) -> ScanGrid:
+    m, e = spec.data["scan"]["mass"], spec.data["scan"]["epsilon"]
+    lo, hi = spec.quantity("scan.mass.from", "energy"), spec.quantity("scan.mass.to", "energy")
+    if m.get("relative_to_threshold", False):
+        lo, hi = center_gev + lo, center_gev + hi
+    masses = np.geomspace(lo, hi, m["n"]) if m.get("log", False) else np.linspace(lo, hi, m["n"])
+    return ScanGrid(masses, np.geomspace(float(e["from"]), float(e["to"]), e["n"]))
+
+
+def _scan(spec: CardSpec, beams: Beams | None = None, luminosity_pb: float = 0.0) -> ScanSpec | None:
+    scan = spec.data.get("scan")
+    if scan is None:
+        return None
+    log_mass = bool(scan["mass"].get("log", False))
+    events, background = int(scan["events_per_mass"]), int(scan.get("background_events", 0))
+    if beams is None:  # monophoton: one grid, the card's energy points
+        return ScanSpec(_grid(spec), (), events, background, log_mass)
+    if not scan.get("points"):
+        points = (ScanPoint(beams, luminosity_pb, _grid(spec, beams.sqrt_s0_gev / 2)),)
+    else:
+        points = []
+        for i in range(len(scan["points"])):
+            rs = spec.quantity(f"scan.points.{i}.sqrt_s", "energy")
+            at = Beams(
+                rs / 2,
+                rs / 2,
+                beams.spread_model,
+                sigma_sqrt_s_gev=beams.sigma_sqrt_s_gev,
+                sigma_electron_gev=beams.sigma_electron_gev,
+                sigma_positron_gev=beams.sigma_positron_gev,
+            )
+            points.append(
+                ScanPoint(at, spec.quantity(f"scan.points.{i}.luminosity", "luminosity"), _grid(spec, rs / 2))
+            )
+        points = tuple(points)
+    return ScanSpec(points[0].grid, points, events, background, log_mass)
+
+
+# --- chi_pair cards -----------------------------------------------------------------------------
+
+
+def _chi_pair_process(spec: CardSpec, beams: Beams) -> ChiPair:
+    mass = spec.quantity("mcp.mass", "energy")
+    reach = beams.reach_gev(REACH_SIGMAS)
+    if 2.0 * mass >= reach:
+        raise spec.error(
+            "mcp.mass",
+            f"the pair threshold 2m = {2 * mass:.6g} GeV is above the beam energy reach "
+            f"sqrt(s0) + {REACH_SIGMAS:g} sigma = {reach:.6g} GeV, so no pairs can be produced; "
+            f"allowed: m < {reach / 2:.6g} GeV",
+        )
+    isr = spec.data["isr"]
+    x_max = isr["x_max"]
+    kwargs: dict[str, Any] = {}
+    if isinstance(x_max, str) and x_max != "kinematic":
+        kwargs["x_max_energy_gev"] = spec.quantity("isr.x_max", "energy")
+    elif not isinstance(x_max, str):
+        kwargs["x_max"] = float(x_max)
+    mcp = spec.data["mcp"]
+    return ChiPair(beams, mass, float(mcp["epsilon"]), mcp["spin"], isr["kernel"], **kwargs)
+
+
+def _tracker(spec: CardSpec) -> Tracker | None:
+    det = spec.data["detector"]
+    if "tracker" not in det:
+        return None
+    t = det["tracker"]
+
+    def q(path, dim):
+        return spec.quantity(f"detector.{path}", dim)
+
+    try:
+        gas = gas_mixture(dict(t["gas"]), by="volume", pressure_atm=t["pressure_atm"])
+    except ValueError as exc:
+        raise spec.error("detector.tracker.gas", str(exc)) from None
+    pipe = None
+    if det["beam_pipe"] is not None:
+        try:
+            pipe_material = material(det["beam_pipe"]["material"])
+        except ValueError as exc:
+            raise spec.error("detector.beam_pipe.material", str(exc)) from None
+        pipe = BeamPipe(pipe_material, q("beam_pipe.radius", "length"), q("beam_pipe.thickness", "length"))
+    r_in, r_out = q("tracker.inner_radius", "length"), q("tracker.outer_radius", "length")
+    if "layers" in t:
+        edges = np.linspace(r_in, r_out, t["layers"] + 1)
+        radii = tuple(0.5 * (edges[1:] + edges[:-1]))
+    else:
+        radii = tuple(q(f"tracker.layer_radii.{i}", "length") for i in range(len(t["layer_radii"])))
+    f, pp = det["finder"], det["paper"]
+    paper = PaperCriteria(
+        i_min_gev_per_cm=q("paper.i_min", "energy_per_length") * 1e-9,
+        l_min_cm=q("paper.l_min", "length"),
+        t_min_gev=q("paper.t_min", "energy"),
+        n_delta=float(pp["n_delta"]),
+        track_length_cm=q("paper.track_length", "length"),
+        dedx_model=pp["dedx_model"],
+    )
+    return Tracker(
+        gas=gas,
+        inner_radius_cm=r_in,
+        outer_radius_cm=r_out,
+        half_length_cm=q("tracker.half_length", "length"),
+        layer_radii_cm=radii,
+        cell_size_cm=q("tracker.cell_size", "length"),
+        field_t=q("field", "field"),
+        resolution_rphi_cm=q("tracker.resolution_rphi", "length"),
+        resolution_z_cm=q("tracker.resolution_z", "length"),
+        noise_occupancy=float(t["noise_occupancy"]),
+        threshold_electrons=int(t["threshold_electrons"]),
+        delta_t_min_gev=q("tracker.delta_t_min", "energy"),
+        eloss_model=t["energy_loss"],
+        beam_pipe=pipe,
+        finder_tolerance_sigmas=float(f["tolerance_sigmas"]),
+        finder_min_hits=int(f["min_hits"]),
+        circle_min_radius_cm=q("finder.circle_min_radius", "length"),
+        paper=paper,
+    )
+
+
+def _chi_pair_card(spec: CardSpec) -> ChiPairCard:
+    beams = _beams(spec, "beams")
+    process = _chi_pair_process(spec, beams)
+    luminosity = spec.quantity("analysis.luminosity", "luminosity")
+    tracker = _tracker(spec)
+    n_rt = int(spec.data["detector"]["finder"]["random_trigger_events"]) if tracker is not None else 0
+    run, output = _options(spec)
+    return ChiPairCard(spec, beams, process, luminosity, tracker, n_rt, run, output, _scan(spec, beams, luminosity))
+
+
+# --- monophoton cards ---------------------------------------------------------------------------
+
+
+def _regions(spec: CardSpec) -> dict[str, Polygon]:
+    shifts = spec.data["analysis"].get("belle2_regions", {})
+    path = "analysis.belle2_regions"
+    polygons = {}
+    for name, default in (("low_mass", belle2_low_mass_polygon()), ("high_mass", belle2_high_mass_polygon())):
+        poly = default
+        if f"{name}_polygon" in shifts:
+            try:
+                poly = Polygon.from_degrees(shifts[f"{name}_polygon"], name=name)
+            except ValueError as exc:
+                raise spec.error(f"{path}.{name}_polygon", str(exc)) from None
+        shift = spec.quantity(f"{path}.{name}_shift", "energy") if f"{name}_shift" in shifts else 0.0
+        polygons[name] = poly.shift_energy(shift) if shift else poly
+    return polygons
+
+
+def _monophoton_process(physics: dict, name: str, process: dict, beams: Beams, cal, cos_theta_b: float):
+    e_min, cos_max = physics["e_gamma_min_gev"], physics["cos_theta_max"]
+    if name == "chi_pair_gamma":
+        m, eps, spin = physics["mass_gev"], physics["epsilon"], physics["spin"]
+        return ChiChiGamma(m, eps, spin, e_gamma_min_gev=e_min, cos_theta_max=cos_max)
+    if name == "nunu_gamma":
+        return NuNuGamma(e_gamma_min_gev=e_min, cos_theta_max=cos_max, z_propagator=bool(process.get("z_propagator")))
+    # beam-escape processes: tagged photon inside the acceptance, the rest along the beams
+    lo, hi = acceptance_edges_cm(cal, cos_theta_b, beams)
+    if name == "ggg":
+        e_escape = parse_quantity(process["e_escape_min"], "energy") if "e_escape_min" in process else None
+        return ThreePhoton(e_min, lo, hi, (lo, hi), **({"e_escape_min_gev": e_escape} if e_escape is not None else {}))
+    return EEGamma(e_min, lo, hi, (lo, hi))
+
+
+def _monophoton_card(spec: CardSpec) -> MonophotonCard:
+    data = spec.data
+    experiment = data["experiment"]
+    settings = data["detector"]["ecl"]
+    overrides = {"efficiency": float(settings["efficiency"])} if "efficiency" in settings else {}
+    calorimeter = ecl.PRESETS[settings["preset"]](**overrides)
+    analysis = data["analysis"]
+    cos_theta_b = float(analysis["cos_theta_b"])
+    regions = _regions(spec) if experiment == "belle2" else {}
+    selection = MonophotonSelection(experiment, cos_theta_b, (calorimeter.theta_min, calorimeter.theta_max), regions)
+    mcp = data["mcp"]
+    physics = {
+        "mass_gev": spec.quantity("mcp.mass", "energy"),
+        "epsilon": float(mcp["epsilon"]),
+        "spin": mcp["spin"],
+        "e_gamma_min_gev": spec.quantity("generation.e_gamma_min", "energy"),
+        "cos_theta_max": float(data["generation"]["cos_theta_max"]),
+    }
+    datasets = []
+    for i, point in enumerate(data["beams"]["points"]):
+        beams = _beams(spec, f"beams.points.{i}")
+        lumi = spec.quantity(f"beams.points.{i}.luminosity", "luminosity")
+        for j, process in enumerate(data["processes"]):
+            name = process["name"]
+            try:
+                inner = _monophoton_process(physics, name, process, beams, calorimeter, cos_theta_b)
+            except ValueError as exc:
+                raise CardError(
+                    f"Invalid card {spec.source}: process '{name}' at point '{point['label']}': {exc}.",
+                    source=spec.source,
+                    field=f"processes.{j}",
+                ) from None
+            label = f"{point['label']}_{name}"
+            process_obj = BeamProcess(beams, inner, name)
+            datasets.append(Dataset(label, point["label"], name, process_obj, lumi, Streams.dataset(i, j)))
+    run, output = _options(spec)
+    return MonophotonCard(
+        spec,
+        experiment,
+        calorimeter,
+        selection,
+        tuple(datasets),
+        gbg_events=dict(analysis["gbg_events"]),
+        f_ng=dict(analysis["f_ng"]),
+        chain_points=dict(analysis["chain_points"]),
+        run=run,
+        output=output,
+        scan=_scan(spec),
+        **physics,
+    )
+
+
+def build_card(spec: CardSpec) -> ChiPairCard | MonophotonCard:
+    """The typed card of a checked card (one builder per kind)."""
+    return _monophoton_card(spec) if spec.kind == "monophoton" else _chi_pair_card(spec)
+
+
+def card_from_dict(raw: Any, source: str = "<card>", overrides=()) -> ChiPairCard | MonophotonCard:
+    """Check and build a card given as a dict (as read from YAML), with ``--set`` overrides."""
+    return build_card(check_card(raw, source, overrides))
+
+
+def load_card(card: str | Path, overrides=()) -> ChiPairCard | MonophotonCard:
+    """Read, check and build the card at path ``card`` or the bundled card of that name
+    (``overrides``: 'a.b=value' strings)."""
+    return build_card(read_card(card, overrides))

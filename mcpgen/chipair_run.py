@@ -1,0 +1,252 @@
+"""The chi_pair chain: e+e- -> chi chibar (gamma_ISR) events, optionally through the tracker.
+
+One chunk (:func:`chipair_chunk`): uniforms of the generator stream -> events (weights are
+per-trial estimators W in pb, stored as W / N so that they sum to the cross section); optional
+hit-or-miss unweighting against a pilot maximum; the detector stage (:func:`detsim.simulate`)
+keyed by trial index like the generator; the signal flags (:func:`analysis.selections.tracker_flags`).
+The chunk is one awkward array: the generator fields, ``detector`` (hits, finder and paper
+flags, per-MCP records) and ``pass`` (the signal flags). :func:`run_chi_pair` runs the chunks
+through the :class:`~mcpgen.engine.Engine` into ``events.root`` and returns a
+:class:`ChiPairSummary` (also written to ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from analysis.cutflow import CutFlow, WeightSum
+from analysis.selections import tracker_flags
+from detsim.simulate import build_tables, random_trigger, simulate
+
+from .build import ChiPairCard
+from .engine import Chunk, ChunkStats, Engine
+from .output import BranchLayout, RootEventWriter, versions, write_json_atomic
+from .results import Result
+from .rng import Stream, Streams, block_source, uniforms
+
+__all__ = ["ChiPairTask", "ChiPairSummary", "LAYOUT", "chipair_chunk", "max_weight", "tables_for", "run_chi_pair"]
+
+#: Branches of the chi_pair tree: every generator and detector field under its own name (the
+#: signal flags in ``pass`` repeat detector fields and are not written).
+LAYOUT = BranchLayout(skip=("pass",))
+
+
+@dataclass(frozen=True)
+class ChiPairTask:
+    """Events ``start`` .. ``stop - 1`` of a run of ``n_total`` trials."""
+
+    process: object
+    seed: int
+    start: int
+    stop: int
+    n_total: int
+    unweighted: bool = False
+    w_max: float = 0.0
+    tracker: object = None
+    tables: dict | None = None
+    stream: Stream | None = None  # generator stream (default: Streams.generator)
+
+
+def chipair_chunk(task: ChiPairTask) -> Chunk:
+    """One chunk of the chi_pair chain (module docstring)."""
+    process = task.process
+    u = (task.stream or Streams.generator).uniforms(task.seed, task.start, task.stop, process.n_uniforms)
+    events = process.generate(u)
+    w = np.asarray(events["weight"])
+    n_over = 0
+    keep = None
+    if task.unweighted:
+        u_acc = Streams.unweighting.uniforms(task.seed, task.start, task.stop, 1)[0]
+        keep = np.flatnonzero(u_acc * task.w_max < w)
+        n_over = int(np.count_nonzero(w > task.w_max))
+        events = events[keep]
+        w_out = np.maximum(w[keep], task.w_max)
+    else:
+        w_out = w
+    events = ak.with_field(events, w_out / task.n_total, "weight")
+    cutflow = CutFlow()
+    if task.tracker is not None:
+        source = block_source(task.seed, task.start, task.stop, keep=keep)
+        detector = simulate(
+            events, task.tracker, source, task.tables, epsilon=process.epsilon, mass_gev=process.mass_gev
+        )
+        flags = tracker_flags(detector)
+        cutflow = CutFlow({name: ((name, WeightSum.of(w_out, mask)),) for name, mask in flags.items()})
+        events = ak.with_field(events, detector, "detector")
+        events = ak.with_field(events, ak.zip(flags), "pass")
+    total = WeightSum(float(w.sum()), float(w @ w), task.stop - task.start)
+    stats = ChunkStats(task.stop - task.start, len(events), n_over, total, cutflow)
+    return Chunk(events, stats)
+
+
+def max_weight(process, seed: int, n_pilot: int) -> float:
+    """Maximum per-trial weight from a pilot sample (own stream), with a 10 % margin."""
+    u = Streams.pilot.uniforms(seed, 0, n_pilot, process.n_uniforms)
+    return 1.1 * float(np.max(process.generate(u)["weight"]))
+
+
+def tables_for(tracker, process) -> dict | None:
+    """The detector's range and velocity tables for the process's (eps, m); None without a tracker."""
+    return None if tracker is None else build_tables(tracker, process.epsilon, process.mass_gev)
+
+
+def _signal_mode(flag: str) -> str:
+    """Summary name of a signal flag: finder hypothesis X -> 'poisson_X' ('poisson' for the line
+    finder), 'paper_either' -> 'paper', paper criteria keep their names."""
+    if flag == "found_line":
+        return "poisson"
+    if flag.startswith("found_"):
+        return "poisson_" + flag.removeprefix("found_")
+    return "paper" if flag == "paper_either" else flag
+
+
+@dataclass(frozen=True, eq=False)
+class ChiPairSummary(Result):
+    """Totals of a chi_pair run: cross section, expected pairs, detected pairs per signal flag."""
+
+    card: ChiPairCard
+    out_dir: Path
+    seed: int
+    n_trials: int
+    chunk_size: int
+    workers: int
+    stats: ChunkStats
+    w_max: float
+    random_trigger: dict | None
+    seconds: float
+    versions: dict
+
+    @property
+    def cross_section_pb(self) -> tuple[float, float]:
+        """(sigma, MC error) [pb]."""
+        return self.stats.total.sigma_pb(self.n_trials)
+
+    def signal(self) -> dict:
+        """Per signal flag: expected events L sum(w) over passing events, with MC errors."""
+        lumi = self.card.luminosity_pb
+        out = {}
+        for flag, cuts in self.stats.cutflow.chains.items():
+            mean, err = cuts[-1][1].sigma_pb(self.n_trials)
+            out[flag] = {"events": mean * lumi, "err": err * lumi, "efficiency": mean}
+        return out
+
+    def to_dict(self) -> dict:
+        sigma, err = self.cross_section_pb
+        lumi = self.card.luminosity_pb
+        unweighted = self.card.run.unweighted
+        out = {
+            "mcpgen_summary_version": 1,
+            "card_path": self.card.source,
+            "process": self.card.process.name,
+            "cross_section_pb": sigma,
+            "cross_section_err_pb": err,
+            "luminosity_pb_inv": lumi,
+            "expected_events": sigma * lumi,
+            "expected_events_err": err * lumi,
+            "n_events": self.stats.n_written,
+            "n_trials": self.n_trials,
+            "unweighted": unweighted,
+            "max_weight_pb": self.w_max if unweighted else None,
+            "n_overweight": self.stats.n_overweight if unweighted else None,
+            "seed": self.seed,
+            "chunk_size": self.chunk_size,
+            "workers": self.workers,
+            "physics": self.card.process.describe(),
+        }
+        signal = self.signal()
+        if signal:
+            found = [f for f in signal if f.startswith("found_")]
+            order = found + ["paper_either"] + [f for f in signal if f not in found and f != "paper_either"]
+            out["signal_events_expected"] = {
+                _signal_mode(f): {"events": signal[f]["events"], "err": signal[f]["err"]} for f in order
+            }
+            out["efficiencies"] = {f: (s["efficiency"] / sigma if sigma > 0 else 0.0) for f, s in signal.items()}
+        if self.random_trigger is not None:
+            out["random_trigger"] = self.random_trigger
+        rate = self.n_trials / self.seconds if self.seconds else None
+        out["timing"] = {"seconds": self.seconds, "events_per_second": rate}
+        out["card"] = self.card.data
+        out["versions"] = self.versions
+        return out
+
+    def format(self) -> str:
+        d = self.to_dict()
+        lines = []
+        if "signal_events_expected" in d:
+            found = d["signal_events_expected"]
+            lines.append(
+                "detected pairs expected: "
+                + ", ".join(f"{k} {v['events']:.4g} +- {v['err']:.2g}" for k, v in found.items())
+            )
+        if "random_trigger" in d:
+            rt = d["random_trigger"]
+            lines.append(
+                f"random trigger: {rt['fake_line']} fakes in {rt['n_events']} noise-only events "
+                f"(analytic {rt['fake_rate_line_analytic_per_1e6']:.3g} per 1e6)"
+            )
+        out = self.out_dir
+        lines.append(
+            f"{d['process']}: sigma = {d['cross_section_pb']:.6g} +- {d['cross_section_err_pb']:.2g} pb; "
+            f"expected pairs at {self.card.luminosity_pb / 1e3:g} fb^-1: {d['expected_events']:.4g}; "
+            f"{d['n_events']} events -> {out}/events.root, {out}/summary.json "
+            f"({d['timing']['events_per_second']:.3g} events/s)"
+        )
+        return "\n".join(lines)
+
+
+def _random_trigger(card: ChiPairCard, seed: int) -> dict | None:
+    if card.tracker is None or card.random_trigger_events == 0:
+        return None
+
+    def source(stage, rows, start, stop):
+        return uniforms(seed, stage, start, stop, rows)
+
+    return random_trigger(card.tracker, card.random_trigger_events, source)
+
+
+def run_chi_pair(
+    card: ChiPairCard,
+    n_events: int,
+    out_dir: str | Path,
+    seed=None,
+    workers: int = 1,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+) -> ChiPairSummary:
+    """Generate ``n_events`` trials of ``card`` into ``out_dir``/events.root and summary.json."""
+    out_dir = Path(out_dir)
+    chunk = int(chunk_size or card.run.chunk_size)
+    engine = Engine(
+        card.run.seed if seed is None else seed,
+        workers=workers,
+        chunk_size=chunk,
+        progress=progress,
+        total=n_events,
+        desc=card.name,
+    )
+    seed = engine.seed
+    process, tracker = card.process, card.tracker
+    unweighted = card.run.unweighted
+    w_max = max_weight(process, seed, card.run.pilot_events) if unweighted else 0.0
+    tables = tables_for(tracker, process)
+    started = time.perf_counter()
+
+    def task(start, stop):
+        return ChiPairTask(process, seed, start, stop, n_events, unweighted, w_max, tracker, tables)
+
+    writer = RootEventWriter(out_dir / "events.root", "events", card.output.compression)
+    with engine, writer:
+        stats = engine.produce(chipair_chunk, engine.tasks(n_events, task), layout=LAYOUT, writer=writer)
+        elapsed = time.perf_counter() - started
+        rt = _random_trigger(card, seed)
+        summary = ChiPairSummary(card, out_dir, seed, n_events, chunk, workers, stats, w_max, rt, elapsed, versions())
+        document = json.dumps(summary.to_dict(), default=float)
+        writer.metadata = {"mcpgen_summary": document, "mcpgen_card": card.to_yaml()}
+    write_json_atomic(out_dir / "summary.json", summary.to_dict())
+    return summary

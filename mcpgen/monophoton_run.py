@@ -1,0 +1,375 @@
+"""The monophoton chain: chi chibar gamma, nu nubar gamma and beam-escape backgrounds through a
+toy calorimeter (L).
+
+A monophoton card names an ``experiment`` (calorimeter and selection preset), energy points
+(each with its luminosity) and several processes; every (point, process) is a dataset, one tree
+of ``events.root``. One chunk (:func:`monophoton_chunk`): the dataset's generator stream ->
+events; the tagged photon (:data:`FINAL_STATES`) through :meth:`detsim.ecl.Calorimeter.detect`
+(calorimeter stream); the other visible candidates through the calorimeter's veto; the
+experiment's selection chains (:class:`analysis.selections.MonophotonSelection`), applied
+cumulatively. The chunk is one awkward array: generator fields, ``detector`` (measured photon in
+the lab and the CM, ``detected``, ``region``, ``veto``) and ``pass`` (one record per chain of
+cumulative cut flags). After the loop: cumulative cut flows per dataset, L's optimised energy
+window per point (:func:`analysis.selections.optimise_energy_window`), the bBG survivor fraction
+and the bBG-plane plot of the beam-escape datasets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from analysis.bbg import e_max_asymmetric, e_max_symmetric, lab_to_cm_theta
+from analysis.cutflow import CutFlow, WeightSum, cumulative
+from analysis.selections import MonophotonSelection, bbg_minimum_energy, optimise_energy_window
+from detsim import ecl
+from generator.monophoton import sigma_nunu_pb
+
+from . import plots
+from .build import Dataset, MonophotonCard
+from .engine import Chunk, ChunkStats, Engine
+from .output import BranchLayout, RootEventWriter, versions, write_json_atomic
+from .results import Result
+
+__all__ = [
+    "FINAL_STATES",
+    "MonophotonTask",
+    "MonophotonSummary",
+    "DatasetResult",
+    "layout",
+    "monophoton_chunk",
+    "run_monophoton",
+]
+
+#: Per process: the field of the tagged photon, and the other particles that can veto the event
+#: (field, charged). chi, nu and the escaping photons of nothing else are invisible.
+FINAL_STATES = {
+    "chi_pair_gamma": ("gamma", ()),
+    "nunu_gamma": ("gamma", ()),
+    "ggg": ("gamma1", (("gamma2", False), ("gamma3", False))),
+    "eeg": ("gamma", (("positron", True), ("electron", True))),
+}
+
+#: Events of the beam-escape datasets kept for the bBG-plane plot.
+PLOT_SAMPLE = 200_000
+
+
+def layout(process_name: str) -> BranchLayout:
+    """Branches of a monophoton tree: beams, weight, the true tagged photon (lab; CM energy and
+    cos theta), the measured photon, detection, veto, and ``pass_<chain>_<cut>`` flags."""
+    tag = FINAL_STATES[process_name][0]
+    return BranchLayout(
+        columns=(
+            ("sqrt_s", "sqrt_s"),
+            ("beta_z", "beta_z"),
+            ("beta_x", "beta_x"),
+            ("weight", "weight"),
+            ("gamma_E_lab", f"{tag}.E"),
+            ("gamma_theta_lab", f"{tag}.theta"),
+            ("gamma_phi_lab", f"{tag}.phi"),
+            ("gamma_E_cm_true", "e_gamma_cm"),
+            ("gamma_cos_theta_cm_true", "cos_theta_gamma_cm"),
+            ("e_lab", "detector.photon.E"),
+            ("phi_lab", "detector.photon.phi"),
+            ("e_cm", "detector.photon_cm.E"),
+            ("theta_cm", "detector.photon_cm.theta"),
+            ("phi_cm", "detector.photon_cm.phi"),
+            ("theta_lab", "detector.photon.theta"),
+            ("detected", "detector.detected"),
+            ("veto", "detector.veto"),
+        ),
+        expand=("pass",),
+    )
+
+
+@dataclass(frozen=True)
+class MonophotonTask:
+    """Events ``start`` .. ``stop - 1`` of ``dataset`` (a run of ``n_total`` trials per dataset)."""
+
+    calorimeter: ecl.Calorimeter
+    selection: MonophotonSelection
+    dataset: Dataset
+    seed: int
+    start: int
+    stop: int
+    n_total: int
+
+
+def _veto(events, process_name: str, calorimeter: ecl.Calorimeter) -> np.ndarray:
+    others = FINAL_STATES[process_name][1]
+    if not others:
+        return np.zeros(len(events), dtype=bool)
+    particles = ak.concatenate([events[name][:, np.newaxis] for name, _ in others], axis=1)
+    charged = ak.Array(np.broadcast_to(np.array([c for _, c in others]), (len(events), len(others))))
+    return calorimeter.event_veto_p4(particles, charged)
+
+
+def monophoton_chunk(task: MonophotonTask) -> Chunk:
+    """One chunk of the monophoton chain (module docstring)."""
+    ds = task.dataset
+    generator_stream, calorimeter_stream = ds.streams
+    events = ds.process.generate(generator_stream.uniforms(task.seed, task.start, task.stop, ds.process.n_uniforms))
+    w = np.asarray(events["weight"])
+    cal = task.calorimeter
+    u = calorimeter_stream.uniforms(task.seed, task.start, task.stop, ecl.N_UNIFORMS)
+    beta_z = np.asarray(events["beta_z"])
+    beta_x = np.asarray(events["beta_x"]) if "beta_x" in events.fields else 0.0
+    measured = cal.detect(events[FINAL_STATES[ds.process_name][0]], u, beta_x=beta_x, beta_z=beta_z)
+    veto = _veto(events, ds.process_name, cal)
+    detector = ak.zip({**{name: measured[name] for name in measured.fields}, "veto": veto}, depth_limit=1)
+    sqrt_s = np.asarray(events["sqrt_s"])
+    chains = task.selection.chains(
+        detector.photon_cm, detector.photon, np.asarray(detector.detected) & ~veto, sqrt_s, beta_z
+    )
+    flags = {chain: cumulative(cuts) for chain, cuts in chains.items()}
+    passes = ak.zip({chain: ak.zip(dict(cuts), depth_limit=1) for chain, cuts in flags.items()}, depth_limit=1)
+    cutflow = CutFlow({chain: tuple((n, WeightSum.of(w, m)) for n, m in cuts) for chain, cuts in flags.items()})
+    weight = w / task.n_total
+    events = ak.with_field(events, weight, "weight")
+    events = ak.with_field(events, detector, "detector")
+    events = ak.with_field(events, passes, "pass")
+    n = task.stop - task.start
+    stats = ChunkStats(n, n, 0, WeightSum(float(w.sum()), float(w @ w), n), cutflow)
+    e_cm = np.asarray(detector.photon_cm.E)
+    sample = None
+    if ds.process_name in ("chi_pair_gamma", "nunu_gamma") and "bbg" in flags:
+        keep = flags["bbg"][-1][1]
+        sample = {"e_cm": e_cm[keep], "weight": weight[keep], "sqrt_s": sqrt_s[keep]}
+    elif ds.process_name in ("ggg", "eeg"):
+        keep = np.asarray(detector.detected) & ~veto
+        theta_cm = np.asarray(detector.photon_cm.theta)
+        sample = {"e_cm": e_cm[keep], "theta_cm": theta_cm[keep], "sqrt_s": sqrt_s[keep]}
+        sample |= {"beta_z": beta_z[keep], "weight": weight[keep]}
+    return Chunk(events, stats, sample)
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetResult:
+    """Totals of one dataset: cross section inside the generation cuts, cut flows, extras."""
+
+    dataset: Dataset
+    n_trials: int
+    stats: ChunkStats
+    extra: dict = field(default_factory=dict)
+
+    def cutflow(self) -> dict:
+        rows = self.stats.cutflow.rows(self.stats.total, self.n_trials, self.dataset.luminosity_pb)
+        return {chain: [r.to_dict() for r in chain_rows] for chain, chain_rows in rows.items()}
+
+    def to_dict(self) -> dict:
+        ds = self.dataset
+        sigma, err = self.stats.total.sigma_pb(self.n_trials)
+        return {
+            "dataset": ds.label,
+            "point": ds.point,
+            "process": ds.process_name,
+            "cross_section_pb": sigma,
+            "cross_section_err_pb": err,
+            "luminosity_pb_inv": ds.luminosity_pb,
+            "cutflow": self.cutflow(),
+            **self.extra,
+        }
+
+    def format_cutflow(self) -> str:
+        """Plain-text cut-flow table (also stored in the ROOT file)."""
+        d = self.to_dict()
+        lines = [f"{d['dataset']}  (L = {d['luminosity_pb_inv'] / 1e3:g} fb^-1)"]
+        for chain, rows in d["cutflow"].items():
+            lines.append(f"  chain {chain}:")
+            lines.append(f"    {'cut':<14}{'sigma [fb]':>14}{'+-':>11}{'events':>14}{'MC':>10}")
+            for r in rows:
+                numbers = f"{r['sigma_fb']:>14.6g}{r['sigma_err_fb']:>11.2g}{r['events']:>14.6g}{r['mc_count']:>10d}"
+                lines.append(f"    {r['cut']:<14}{numbers}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class MonophotonSummary(Result):
+    """Totals of a monophoton run: one :class:`DatasetResult` per dataset, optimised windows."""
+
+    card: MonophotonCard
+    out_dir: Path
+    seed: int
+    n_trials: int
+    datasets: tuple[DatasetResult, ...]
+    optimised_cut: dict
+    seconds: float
+    versions: dict
+
+    def to_dict(self) -> dict:
+        n_total = self.n_trials * len(self.datasets)
+        return {
+            "mcpgen_summary_version": 1,
+            "card_path": self.card.source,
+            "experiment": self.card.experiment,
+            "optimised_cut": self.optimised_cut,
+            "n_events_per_dataset": self.n_trials,
+            "seed": self.seed,
+            "datasets": [d.to_dict() for d in self.datasets],
+            "physics": self.card.describe(),
+            "timing": {"seconds": self.seconds, "events_per_second": n_total / self.seconds},
+            "card": self.card.data,
+            "versions": self.versions,
+        }
+
+    def format(self) -> str:
+        lines = []
+        for ds in self.to_dict()["datasets"]:
+            flows = "; ".join(
+                f"{chain}: {rows[-1]['events']:.4g} events ({rows[-1]['sigma_fb']:.4g} fb)"
+                for chain, rows in ds["cutflow"].items()
+            )
+            lines.append(f"{ds['dataset']}: sigma(gen) = {ds['cross_section_pb'] * 1e3:.5g} fb; after cuts {flows}")
+        lines.append(f"{len(self.datasets)} datasets -> {self.out_dir}/events.root, {self.out_dir}/summary.json")
+        return "\n".join(lines)
+
+
+def _survivor_fraction(table: dict) -> dict:
+    """Weighted fraction of detected (veto-passing) beam-escape events that survive the bBG cut."""
+    rows = table.get("bbg")
+    if rows is None:
+        return {}
+    det = next(r for r in rows if r["cut"] == "detected")
+    last = rows[-1]
+    return {
+        "fraction": last["sigma_fb"] / det["sigma_fb"] if det["sigma_fb"] > 0 else 0.0,
+        "survivors_sigma_fb": last["sigma_fb"],
+        "survivors_sigma_err_fb": last["sigma_err_fb"],
+        "detected_sigma_fb": det["sigma_fb"],
+    }
+
+
+def _bbg_figure(card: MonophotonCard, ds: Dataset, sample: list[dict]):
+    """The bBG plane of a beam-escape dataset with the cut line of the experiment (L eq. 1 or 2)."""
+    cat = {k: np.concatenate([p[k] for p in sample]) for k in sample[0]}
+    theta = np.linspace(1e-3, np.pi - 1e-3, 400)
+    rs = float(np.median(cat["sqrt_s"]))
+    bz = float(np.median(cat["beta_z"]))
+    if abs(bz) < 1e-9:
+        e_line = e_max_symmetric(theta, rs, np.arccos(card.cos_theta_b))
+        what = f"L eq. 1, cos θ_b = {card.cos_theta_b}"
+    else:
+        cal = card.calorimeter
+        e_line = e_max_asymmetric(theta, rs, lab_to_cm_theta(cal.theta_min, bz), lab_to_cm_theta(cal.theta_max, bz))
+        what = "L eq. 2 (ECL lab edges → CM)"
+    title = f"{ds.label}: detected beam-escape events (weighted)"
+    return plots.bbg_plane(cat["theta_cm"], cat["e_cm"], cat["weight"], theta, e_line, what, title, rs / 2 * 1.05)
+
+
+def _optimised_cuts(card: MonophotonCard, samples: dict) -> dict:
+    """L's "optimized cut" per point: E_min < E_gamma <= E_max on top of the bBG cut, scanned with
+    Delta E >= sigma_E to maximise S/sqrt(S+B) (chi_pair_gamma vs nunu_gamma)."""
+    out = {}
+    mass = card.mass_gev
+    for ds in card.datasets:
+        if ds.process_name != "chi_pair_gamma":
+            continue
+        sig, bkg = samples.get((ds.point, "chi_pair_gamma")), samples.get((ds.point, "nunu_gamma"))
+        if not sig or not bkg:
+            continue
+        e_s, w_s, rs = (np.concatenate([p[k] for p in sig]) for k in ("e_cm", "weight", "sqrt_s"))
+        e_b, w_b = (np.concatenate([p[k] for p in bkg]) for k in ("e_cm", "weight"))
+        if len(e_s) == 0 or len(e_b) == 0:
+            continue
+        sqrt_s = float(np.median(rs))
+        e_max = (sqrt_s**2 - 4 * mass**2) / (2 * sqrt_s)
+        lo, hi = card.acceptance_edges_cm(ds.process.beams)
+        floor = float(bbg_minimum_energy(sqrt_s, lo, hi))
+        sigma_e = float(card.calorimeter.sigma_e(max(e_max, 1e-3)))
+        try:
+            best = optimise_energy_window(
+                e_s,
+                w_s,
+                e_b,
+                w_b,
+                e_max=e_max,
+                sigma_e=sigma_e,
+                e_floor=floor,
+                luminosity_pb=ds.luminosity_pb,
+                n_trials_signal=1,
+                n_trials_background=1,
+            )
+        except ValueError:  # no window: E_max below the bBG floor
+            continue
+        out[ds.point] = {
+            "e_min_gev": best.e_min,
+            "e_max_gev": best.e_max,
+            "signal_events": best.s,
+            "background_events": best.b,
+            "s_over_sqrt_s_plus_b": best.fom,
+            "sigma_e_gev": sigma_e,
+            "bbg_floor_gev": floor,
+        }
+    return out
+
+
+def run_dataset(engine: Engine, card: MonophotonCard, ds: Dataset, n_events: int, **produce) -> ChunkStats:
+    """Run the chunks of one dataset on ``engine`` (``produce``: writer, tree, on_sample ...)."""
+
+    def task(start, stop):
+        return MonophotonTask(card.calorimeter, card.selection, ds, engine.seed, start, stop, n_events)
+
+    return engine.produce(monophoton_chunk, engine.tasks(n_events, task), layout=layout(ds.process_name), **produce)
+
+
+def run_monophoton(
+    card: MonophotonCard,
+    n_events: int,
+    out_dir: str | Path,
+    seed=None,
+    workers: int = 1,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+) -> MonophotonSummary:
+    """Generate every (point, process) dataset of ``card``: events.root, summary.json, bBG plots."""
+    out_dir = Path(out_dir)
+    engine = Engine(
+        card.run.seed if seed is None else seed,
+        workers=workers,
+        chunk_size=int(chunk_size or card.run.chunk_size),
+        progress=progress,
+        total=n_events * len(card.datasets),
+        desc=card.name,
+    )
+    started = time.perf_counter()
+    results = []
+    optimisation: dict = {}
+    writer = RootEventWriter(out_dir / "events.root", None, card.output.compression)
+    with engine, writer:
+        for ds in card.datasets:
+            kept: list[dict] = []
+
+            def on_sample(sample, ds=ds, kept=kept):
+                if ds.process_name in ("chi_pair_gamma", "nunu_gamma"):
+                    optimisation.setdefault((ds.point, ds.process_name), []).append(sample)
+                elif sum(len(p["weight"]) for p in kept) < PLOT_SAMPLE:
+                    kept.append(sample)
+
+            stats = run_dataset(engine, card, ds, n_events, writer=writer, tree=ds.label, on_sample=on_sample)
+            extra: dict = {}
+            if ds.process_name == "nunu_gamma":
+                s_nominal = ds.process.beams.sqrt_s0_gev**2
+                extra["sigma_nunu_total_fb"] = 1e3 * float(sigma_nunu_pb(s_nominal, ds.process.inner.z_propagator))
+            result = DatasetResult(ds, n_events, stats)
+            if ds.process_name in ("ggg", "eeg"):
+                extra["bbg_survivor_fraction"] = _survivor_fraction(result.cutflow())
+                extra["plot"] = ""
+                if kept:
+                    figure = _bbg_figure(card, ds, kept)
+                    extra["plot"] = plots.save(figure, out_dir / "plots" / f"bbg_{ds.label}", ("png",), dpi=110)["png"]
+            results.append(DatasetResult(ds, n_events, stats, extra))
+        elapsed = time.perf_counter() - started
+        optimised = _optimised_cuts(card, optimisation)
+        results = tuple(results)
+        summary = MonophotonSummary(card, out_dir, engine.seed, n_events, results, optimised, elapsed, versions())
+        document = json.dumps(summary.to_dict(), default=float)
+        writer.metadata = {"mcpgen_summary": document, "mcpgen_card": card.to_yaml()}
+        for result in results:
+            writer.metadata[f"cutflow_{result.dataset.label}"] = result.format_cutflow()
+    write_json_atomic(out_dir / "summary.json", summary.to_dict())
+    return summary

@@ -1,0 +1,209 @@
+"""Every figure mcpgen draws. Plot functions take arrays or results and return a matplotlib
+``Figure``; :func:`save` writes it (PNG and/or PDF) and closes it.
+
+matplotlib is imported on first use (with the non-interactive Agg backend), so importing this
+module costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "bbg_plane",
+    "tracker_reach",
+    "monophoton_reach",
+    "sagitta_map",
+    "nunu_spectrum",
+    "contour_panel",
+    "limit_lines",
+    "new_figure",
+    "finish",
+    "save",
+]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
+    """A new (figure, axes) pair (Agg backend)."""
+    return _plt().subplots(nrows, ncols, **kwargs)
+
+
+def save(fig, stem: str | Path, formats: Sequence[str] = ("png", "pdf"), dpi: int = 120) -> dict[str, str]:
+    """Write ``fig`` to ``stem``.<format> for each format (directories created), close it;
+    returns {format: path}."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for fmt in formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        fig.savefig(path, dpi=dpi)
+        files[fmt] = str(path)
+    _plt().close(fig)
+    return files
+
+
+def finish(fig, ax, xlabel: str, ylabel: str = "ε", log_x: bool = False, title: str = ""):
+    """Common axes dressing of the reach figures (log ε axis, grid, legend, title)."""
+    ax.set_yscale("log")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def bbg_plane(theta_cm, e_cm, weights, cut_theta, cut_e, cut_label: str, title: str, e_max: float):
+    """(theta_gamma^CM, E_gamma^CM) of beam-escape events (weighted, log colour scale) with the
+    bBG cut line (``cut_theta`` [rad], ``cut_e`` [GeV])."""
+    from matplotlib.colors import LogNorm
+
+    fig, ax = new_figure(figsize=(6.4, 4.6))
+    ax.hist2d(np.degrees(theta_cm), e_cm, bins=(90, 60), weights=weights, cmap="viridis", norm=LogNorm())
+    ax.plot(np.degrees(cut_theta), cut_e, "r-", lw=2, label=f"bBG cut: {cut_label}")
+    ax.set_xlabel("θ_γ (CM) [deg]")
+    ax.set_ylabel("E_γ (CM) [GeV]")
+    ax.set_title(title)
+    ax.set_xlim(0, 180)
+    ax.set_ylim(0, e_max)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def contour_panel(ax, x, epsilons, grid, color, ls, label, level: float = 3.0) -> None:
+    """The N = ``level`` contour of an expected-events grid (masses x eps) on ``ax``, with a legend entry."""
+    grid = np.asarray(grid, dtype=float)
+    if np.nanmax(grid) >= level:
+        ax.contour(x, epsilons, grid.T, levels=[level], colors=color, linestyles=ls)
+        ax.plot([], [], color=color, ls=ls, label=label)
+
+
+def tracker_reach(points: Sequence[tuple[float, np.ndarray, np.ndarray]], expected: dict, name: str):
+    """N >= 3 contours of the tracker channel, one set per collider point.
+
+    ``points``: (sqrt(s0) [GeV], masses [GeV], epsilons) per point; ``expected[mode][k]``: the
+    (mass x eps) grid of expected events of point k for modes ``paper_ionization``,
+    ``paper_delta``, ``poisson``. With one point the x axis is m - sqrt(s0)/2 [MeV].
+    """
+    styles = {
+        "paper_ionization": ("tab:red", "-", "ionization (G §4 criteria)"),
+        "paper_delta": ("tab:red", "--", "δ-electrons (G §4 criteria)"),
+        "poisson": ("tab:blue", "-", "Poisson hits + road finder"),
+    }
+    single = len(points) == 1
+    fig, ax = new_figure(figsize=(7, 5))
+    for mode, (color, ls, label) in styles.items():
+        for k, (sqrt_s0, masses, epsilons) in enumerate(points):
+            x = (masses - sqrt_s0 / 2) * 1e3 if single else masses
+            grid = np.asarray(expected[mode][k], dtype=float)
+            if np.nanmax(grid) < 3:
+                continue
+            ax.contour(x, epsilons, grid.T, levels=[3.0], colors=color, linestyles=ls)
+            if k == 0:
+                ax.plot([], [], color=color, ls=ls, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("m_χ − √s₀/2 [MeV]" if single else "m_χ [GeV]")
+    ax.set_ylabel("ε")
+    ax.set_title(f"{name}: N ≥ 3 expected events (95 % CL, zero background)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def limit_lines(ax, masses, limits: dict, chains: Sequence[str], color: str, label: str) -> None:
+    """One line per selection chain (styles -, --, :, -.) of ``limits[chain]`` against ``masses``."""
+    m = np.asarray(masses)
+    for chain, ls in zip(chains, ("-", "--", ":", "-."), strict=False):
+        if chain in limits:
+            ax.plot(m, np.asarray(limits[chain], dtype=float), color=color, ls=ls, label=f"{label} {chain}")
+
+
+def monophoton_reach(masses, best: dict, limits: dict, chains: Sequence[str], name: str):
+    """Expected 95 % CL eps limits of the monophoton channel: the best chain per method (thick)
+    and every chain (dotted)."""
+    fig, ax = new_figure(figsize=(7, 5))
+    colors = {"chi2": "tab:red", "cls": "tab:blue", "zero_background": "tab:gray"}
+    labels = {
+        "chi2": "χ² = S²/(S+B), Δχ² = 2.71 (L)",
+        "cls": "CLs expected (pyhf)",
+        "zero_background": "N = 3, B ignored",
+    }
+    m = np.asarray(masses)
+    for method, line in best.items():
+        color = colors.get(method, "k")
+        ax.plot(m, np.asarray(line, dtype=float), color=color, lw=2, label=labels.get(method, method))
+        for chain in chains:
+            ax.plot(m, np.asarray(limits[method][chain], dtype=float), color=color, lw=0.8, ls=":", alpha=0.7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("m_χ [GeV]")
+    ax.set_ylabel("ε (95 % CL expected)")
+    ax.set_title(f"{name}: monophoton reach (dotted: individual selections)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def sagitta_map(x_mev, epsilons, ratio):
+    """Sagitta over the point resolution on the (m - sqrt(s0)/2, eps) grid, with the 1 and 3 sigma
+    contours ('almost unbent', G §2)."""
+    from matplotlib.colors import LogNorm
+
+    fig, ax = new_figure(figsize=(7, 5))
+    r = np.ma.masked_invalid(np.asarray(ratio, dtype=float).T)
+    mesh = ax.pcolormesh(x_mev, epsilons, r, norm=LogNorm(vmin=0.1, vmax=1e4), shading="nearest", cmap="magma")
+    ax.contour(x_mev, epsilons, r, levels=[1, 3], colors=["w", "c"], linestyles=["--", "-"])
+    fig.colorbar(mesh, ax=ax, label="sagitta / σ_rφ")
+    ax.set_yscale("log")
+    ax.set_xlabel("m_χ − √s₀/2 [MeV]")
+    ax.set_ylabel("ε")
+    ax.set_title(
+        "'Almost unbent' (G §2): sagitta over the tracker / point resolution\n"
+        "(cyan: 3σ, white dashed: 1σ; median β of the pairs)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def nunu_spectrum(edges, mc_fb, mc_err_fb, analytic_fb, label: str):
+    """Photon spectrum of nu nubar gamma inside the generation cuts: MC against the quadrature,
+    with pulls."""
+    edges = np.asarray(edges)
+    mc, err, ana = (np.asarray(a, dtype=float) for a in (mc_fb, mc_err_fb, analytic_fb))
+    centres = np.sqrt(edges[1:] * edges[:-1])
+    width = np.diff(edges)
+    fig, (ax, rx) = new_figure(2, 1, figsize=(6.4, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.stairs(ana / width, edges, color="tab:red", label="quadrature of W(x, θ) σ_νν̄(s′) (docs/physics.md §5)")
+    ax.errorbar(centres, mc / width, err / width, fmt="k.", label="MC (generator)")
+    ax.set_yscale("log")
+    ax.set_ylabel("dσ/dE_γ [fb/GeV]")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{label}: photon spectrum inside the generation cuts", fontsize=9)
+    pull = (mc - ana) / np.where(err > 0, err, 1)
+    rx.bar(centres, pull, width=width * 0.8, color="tab:gray")
+    rx.axhline(0, color="k", lw=0.8)
+    rx.set_ylabel("pull")
+    rx.set_xlabel("E_γ (CM) [GeV]")
+    rx.set_xscale("log")
+    fig.tight_layout()
+    return fig

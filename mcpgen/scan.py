@@ -1,0 +1,350 @@
+"""``mcpgen scan``: the (m, eps) sensitivity of a card, generating each mass once (eps reweighting).
+
+The samples are generated here (one per mass and collider point, each on its own random stream,
+:meth:`mcpgen.rng.Streams.scan`); the reweighting, reach and limits are the pure functions of
+:mod:`analysis.scan`. :func:`run_scan` writes ``scan.json``, ``scan.root`` (TH2D grids, TH1D
+limits) and the reach plot, and returns a :class:`TrackerScanResult` or
+:class:`MonophotonScanResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from analysis.scan import (
+    EPS_REF,
+    METHODS,
+    Reweighter,
+    ScanGrid,
+    TrackerEvents,
+    bin_edges,
+    eps_reach,
+    expected_events,
+    monophoton_limits,
+    zero_background_thresholds,
+)
+
+from . import plots
+from .build import ChiPairCard, Dataset, MonophotonCard, ScanPoint
+from .engine import Engine
+from .errors import UsageError
+from .monophoton_run import run_dataset
+from .output import jsonable, versions, write_histograms, write_json_atomic
+from .pipeline import generate_events
+from .results import Result
+from .rng import Stream, Streams, resolve_seed
+
+__all__ = [
+    "MODES",
+    "TrackerScan",
+    "TrackerScanResult",
+    "MonophotonScanResult",
+    "tracker_point_events",
+    "tracker_scan",
+    "monophoton_scan",
+    "run_scan",
+]
+
+#: Detection modes of the tracker scan: G §4 ionization and delta-electron criteria, Poisson hits.
+MODES = ("paper_ionization", "paper_delta", "poisson")
+
+
+def _progress(items, desc):
+    """A progress bar on stderr for the mass loop (silent when stderr is not a terminal)."""
+    return tqdm(items, desc=desc, unit="mass", file=sys.stderr, disable=None, leave=False)
+
+
+# --- tracker channel --------------------------------------------------------------------------
+
+
+def tracker_point_events(process, n_events: int, seed: int, stream: Stream | None = None) -> TrackerEvents:
+    """Generate the kinematics of ``process`` (any eps) once, with weights at eps = EPS_REF;
+    ``stream``: the generator stream (default: the run's)."""
+    proc = replace(process, epsilon=EPS_REF)
+    return TrackerEvents.from_events(generate_events(proc, n_events, seed=seed, stream=stream), process.mass_gev)
+
+
+@dataclass(frozen=True)
+class TrackerScan:
+    """Expected events ``expected[mode][k]`` (a mass x eps grid) at collider points ``points``."""
+
+    points: tuple[ScanPoint, ...]
+    expected: dict
+    seconds: float = 0.0
+
+
+def tracker_scan(
+    card: ChiPairCard, grid: ScanGrid | None = None, points=None, n_events: int = 20_000, seed=None
+) -> TrackerScan:
+    """Scan masses x eps for a chi_pair card with a tracker; ``points`` (ScanPoint) default to one
+    point at the card's beams with ``grid``. ``seed``: None takes the card's."""
+    started = time.perf_counter()
+    seed = resolve_seed(card.run.seed if seed is None else seed)
+    if points is None:
+        points = (ScanPoint(card.beams, card.luminosity_pb, grid),)
+    expected = {m: [] for m in MODES}
+    for k, point in enumerate(points):
+        beams, g = point.beams, point.grid
+        grids = {m: np.zeros((len(g.masses_gev), len(g.epsilons))) for m in MODES}
+        for i, mass in enumerate(_progress(g.masses_gev, f"scan {beams.sqrt_s0_gev:.4g} GeV")):
+            if 2 * mass >= beams.reach_gev():
+                continue
+            proc = replace(card.process, beams=beams, mass_gev=float(mass), epsilon=EPS_REF)
+            events = tracker_point_events(proc, n_events, seed, Streams.scan(k, i)[0])
+            row = expected_events(Reweighter(events, card.tracker), g.epsilons, point.luminosity_pb)
+            for m in MODES:
+                grids[m][i] = row[m]
+        for m in MODES:
+            expected[m].append(grids[m])
+    return TrackerScan(tuple(points), expected, time.perf_counter() - started)
+
+
+def _provenance(card, seed: int) -> dict:
+    return {"seed": seed, "card_resolved": card.data, "versions": versions()}
+
+
+@dataclass(frozen=True, eq=False)
+class TrackerScanResult(Result):
+    """Tracker-channel scan: expected-event grids, eps reach per mode and per limit method."""
+
+    card: ChiPairCard
+    seed: int
+    scan: TrackerScan
+    events_per_mass: int
+    files: dict = field(default_factory=dict)
+
+    def reach(self, n_required: float = 3.0) -> dict:
+        """Smallest eps with N >= n_required, per mode and point."""
+        pts = self.scan.points
+        return {
+            mode: [
+                eps_reach(p.grid.masses_gev, p.grid.epsilons, g, n_required) for p, g in zip(pts, grids, strict=True)
+            ]
+            for mode, grids in self.scan.expected.items()
+        }
+
+    def payload(self) -> dict:
+        """The scan.json document."""
+        thresholds = zero_background_thresholds()
+        by_method = {}
+        for mode, grids in self.scan.expected.items():
+            pairs = list(zip(self.scan.points, grids, strict=True))
+            by_method[mode] = {
+                name: [eps_reach(p.grid.masses_gev, p.grid.epsilons, g, req) for p, g in pairs]
+                for name, req in thresholds.items()
+            }
+        return {
+            "card": self.card.source,
+            "channel": "tracker",
+            **_provenance(self.card, self.seed),
+            "points": [
+                {
+                    "sqrt_s_gev": p.beams.sqrt_s0_gev,
+                    "luminosity_pb_inv": p.luminosity_pb,
+                    "masses_gev": p.grid.masses_gev,
+                    "epsilons": p.grid.epsilons,
+                }
+                for p in self.scan.points
+            ],
+            "expected_events": self.scan.expected,
+            "eps_reach_3_events": self.reach(),
+            "eps_reach_by_method": by_method,
+            "signal_required": thresholds,
+            "events_per_mass": self.events_per_mass,
+            "seconds": self.scan.seconds,
+        }
+
+    def histograms(self) -> dict:
+        h2 = {}
+        for mode, grids in self.scan.expected.items():
+            for k, (p, grid) in enumerate(zip(self.scan.points, grids, strict=True)):
+                h2[f"expected_{mode}_{k}"] = (grid, bin_edges(p.grid.masses_gev), bin_edges(p.grid.epsilons, log=True))
+        return h2
+
+    def figure(self):
+        pts = [(p.beams.sqrt_s0_gev, p.grid.masses_gev, p.grid.epsilons) for p in self.scan.points]
+        return plots.tracker_reach(pts, self.scan.expected, _name(self.card))
+
+    def to_dict(self) -> dict:
+        return {**self.payload(), "files": self.files}
+
+    def format(self) -> str:
+        lines = []
+        for mode, reach in self.reach().items():
+            best = [np.nanmin(r) if np.any(np.isfinite(r)) else float("nan") for r in reach]
+            lines.append(f"{mode}: smallest eps with N >= 3: " + ", ".join(f"{b:.3g}" for b in best))
+        lines.append(f"scan written to {self.files}")
+        return "\n".join(lines)
+
+
+# --- monophoton channel -----------------------------------------------------------------------
+
+
+def _yields(engine: Engine, card: MonophotonCard, ds: Dataset, n: int) -> dict[str, float]:
+    """Expected events after each selection chain of dataset ``ds`` from ``n`` trials."""
+    stats = run_dataset(engine, card, ds, n)
+    return {chain: stats.cutflow.final(chain).sum_w / n * ds.luminosity_pb for chain in stats.cutflow.chains}
+
+
+@dataclass(frozen=True, eq=False)
+class MonophotonScanResult(Result):
+    """Monophoton scan: expected 95 % CL eps limits per mass, chain and method."""
+
+    card: MonophotonCard
+    seed: int
+    masses_gev: np.ndarray
+    epsilons: np.ndarray
+    background: dict  # chain -> point -> events
+    signal_ref: dict  # chain -> expected signal at EPS_REF per mass
+    limits: dict
+    best: dict
+    seconds: float
+    files: dict = field(default_factory=dict)
+
+    @property
+    def chains(self) -> list[str]:
+        return list(self.background)
+
+    def payload(self) -> dict:
+        return {
+            "card": self.card.source,
+            "channel": "monophoton",
+            **_provenance(self.card, self.seed),
+            "masses_gev": self.masses_gev,
+            "chains": self.chains,
+            "background_events": {c: sum(v.values()) for c, v in self.background.items()},
+            "background_events_per_point": self.background,
+            "signal_events_at_eps1": self.signal_ref,
+            "limits": self.limits,
+            "best": self.best,
+            "seconds": self.seconds,
+            "epsilons": self.epsilons,
+        }
+
+    def histograms(self) -> tuple[dict, dict]:
+        log = self.card.scan.log_mass if self.card.scan is not None else False
+        edges = bin_edges(self.masses_gev, log=log)
+        h1 = {f"eps_limit_{m}_{c}": (self.limits[m][c], edges) for m in self.limits for c in self.chains}
+        h1.update({f"eps_limit_{m}_best": (self.best[m], edges) for m in self.best})
+        eps_edges = bin_edges(self.epsilons, log=True)
+        h2 = {
+            f"signal_events_{c}": (np.outer(self.signal_ref[c], self.epsilons**2), edges, eps_edges)
+            for c in self.chains
+        }
+        return h2, h1
+
+    def figure(self):
+        return plots.monophoton_reach(self.masses_gev, self.best, self.limits, self.chains, _name(self.card))
+
+    def to_dict(self) -> dict:
+        return {**self.payload(), "files": self.files}
+
+    def format(self) -> str:
+        lines = []
+        for method, best in self.best.items():
+            i = int(np.nanargmin(best)) if np.any(np.isfinite(best)) else 0
+            lines.append(f"{method}: best eps {best[i]:.3g} at m = {self.masses_gev[i]:.4g} GeV")
+        lines.append(f"scan written to {self.files}")
+        return "\n".join(lines)
+
+
+def monophoton_scan(
+    card: MonophotonCard,
+    masses_gev,
+    n_signal: int = 20_000,
+    n_background: int = 200_000,
+    seed=None,
+    methods=METHODS,
+    epsilons=None,
+) -> MonophotonScanResult:
+    """Expected 95 % CL limits on eps per mass for a monophoton card (background-only Asimov for
+    CLs). The background is the card's nu nubar gamma datasets (their first ``n_background``
+    events, plus ``analysis.gbg_events`` on a chain's first point); signal and background are
+    combined over energy points per selection chain; ``best`` is the smallest chain limit."""
+    started = time.perf_counter()
+    masses_gev = np.asarray(masses_gev, dtype=float)
+    points = [d for d in card.datasets if d.process_name == "nunu_gamma"]
+    if not points:
+        raise UsageError(f"card {card.source}: the scan needs a nunu_gamma process for the background")
+
+    def uses(chain, point):
+        return chain not in card.chain_points or point in card.chain_points[chain]
+
+    with Engine(card.run.seed if seed is None else seed, chunk_size=card.run.chunk_size) as engine:
+        seed = engine.seed
+        background: dict = {}
+        for ds in points:
+            for chain, b in _yields(engine, card, ds, n_background).items():
+                if uses(chain, ds.point):
+                    background.setdefault(chain, {})[ds.point] = b
+        for chain, extra in card.gbg_events.items():  # external gap background: on the chain's first point
+            if chain in background:
+                first = next(iter(background[chain]))
+                background[chain][first] += float(extra)
+        background = {c: background[c] for c in sorted(background)}
+        signal = {c: [] for c in background}
+        for i, mass in enumerate(_progress(masses_gev, "scan masses")):
+            bins: dict = {c: {} for c in background}
+            for k, ds in enumerate(points):
+                try:
+                    process = card.signal(ds.process.beams, float(mass), EPS_REF)
+                except ValueError:  # no phase space at this point
+                    continue
+                sds = Dataset(ds.point, ds.point, "chi_pair_gamma", process, ds.luminosity_pb, Streams.scan(k, i))
+                y = _yields(engine, card, sds, n_signal)
+                for c in background:
+                    if ds.point in background[c]:
+                        # f_NG: non-geometric signal efficiency (BaBar, L); backgrounds are L's as given
+                        bins[c][ds.point] = y.get(c, 0.0) * float(card.f_ng.get(c, 1.0))
+            for c in background:
+                signal[c].append(bins[c])
+    limits, best = monophoton_limits(signal, background, methods)
+    # expected signal at EPS_REF per chain and mass, summed over the chain's points
+    signal_ref = {c: np.array([sum(b[p] for p in background[c] if p in b) for b in rows]) for c, rows in signal.items()}
+    eps = epsilons if epsilons is not None else np.array([])
+    return MonophotonScanResult(
+        card, seed, masses_gev, np.asarray(eps), background, signal_ref, limits, best, time.perf_counter() - started
+    )
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def _name(card) -> str:
+    return card.data.get("name") or "scan"
+
+
+def run_scan(card, out_dir, n_events: int | None = None, seed=None) -> TrackerScanResult | MonophotonScanResult:
+    """Scan the card's ``scan`` grid; write scan.json, scan.root and <name>.png/pdf to ``out_dir``.
+    ``n_events``: events per mass (default: ``scan.events_per_mass``); ``seed``: None takes the
+    card's ``run.seed``."""
+    if card.scan is None:
+        raise UsageError(f"card {card.source} has no 'scan' section (mass and epsilon grids)")
+    spec = card.scan
+    n = int(n_events or spec.events_per_mass)
+    seed = resolve_seed(card.run.seed if seed is None else seed)
+    if isinstance(card, MonophotonCard):
+        grid = spec.grid
+        result = monophoton_scan(
+            card, grid.masses_gev, n, spec.background_events, seed, METHODS, epsilons=grid.epsilons
+        )
+        h2, h1 = result.histograms()
+    else:
+        if card.tracker is None:
+            raise UsageError(f"card {card.source}: a chi_pair scan needs detector.tracker")
+        result = TrackerScanResult(card, seed, tracker_scan(card, points=spec.points, n_events=n, seed=seed), n)
+        h2, h1 = result.histograms(), {}
+    out = Path(out_dir)
+    payload = jsonable(result.payload())
+    write_json_atomic(out / "scan.json", payload)
+    write_histograms(out / "scan.root", h2, h1, {"mcpgen_scan": json.dumps(payload)})
+    files = {"json": str(out / "scan.json"), "root": str(out / "scan.root")}
+    files |= plots.save(result.figure(), out / _name(card))
+    return replace(result, files=files)
