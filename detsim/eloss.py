@@ -1,4 +1,4 @@
-"""Ionisation energy loss, delta electrons, velocity floors and CSDA range of a slow MCP.
+"""Electronic and nuclear energy loss, delta electrons, velocity floors and CSDA range of a slow MCP.
 
 Units: masses and kinetic energies in GeV, velocities as beta = v/c, epsilon (charge in units
 of e) dimensionless, lengths in cm, densities in g/cm^3. dE/dx is in **GeV/cm** in the core API
@@ -35,7 +35,7 @@ falls proportional to beta (Fermi-Teller). ``"bethe"`` therefore continues G eq.
 where the straight line through the origin touches the Bethe curve, L = 2/3 (heavy, slow limit:
 d ln(L/beta^2)/d ln beta = 2/L - 2 = 1), by that tangent line:
 
-    dE/dx = dE/dx_G4(beta_t) * beta / beta_t   for beta < beta_t,  L(beta_t) = 2/3
+    dE/dx = dE/dx_eq4(beta_t) * beta / beta_t   for beta < beta_t,  L(beta_t) = 2/3
 
 (:func:`beta_bethe_tangent`: 4.58e-3 in G's propane, 1.10e-2 in Be). The join is continuous with a
 continuous slope (C^1), the curve is never zero for beta > 0, and a slow MCP stops at a finite
@@ -60,9 +60,9 @@ Model validity (``validity_range``):
   holds down to thermal velocities). beta_hi as for bethe. Nuclear stopping is not included.
 * ``icru49``: beta_lo = 1.46e-3, the velocity of a 1 keV proton (lowest energy of the ICRU 49
   tables; below, the model continues proportional to beta). beta_hi: beta*gamma = 1 in solids
-  (density effect), 10 in gases (at 1 atm the density effect is < 1e-3 below beta*gamma ~ 10,
-  Sternheimer x_0 >= 1.4 for the table gases); the Bethe part carries the gamma^2 of the log and
-  the -beta^2 term.
+  (density effect), 10 in gases (at 1 atm the Sternheimer density correction vanishes below
+  beta*gamma = 10^x_0, x_0 >= 1.3 for the table gases); the Bethe part carries the gamma^2 of the
+  log and the -beta^2 term.
 """
 
 from __future__ import annotations
