@@ -1,10 +1,9 @@
 """Statistical upper limits on the MCP charge epsilon: zero-background Poisson, chi^2 and CLs.
 
-Sources: shared/physics.md section 9 ("PM"); Gorbunov et al. section 4 ("G", seed
-gorbunov_direct_observation: zero background, >= 3 signal events <-> 95 % CL); Liang et al. ("L", seed
-liang_monophoton: chi^2(eps) = sum_i S_i^2/(S_i + B_i), chi^2(eps95) - chi^2(0) = 2.71, summed over
-energy points); Cowan, Cranmer, Gross, Vitells, Eur. Phys. J. C71 (2011) 1554 ("CCGV", asymptotic
-CLs); Read, J. Phys. G28 (2002) 2693 (CLs).
+Sources: docs/physics.md §9 ("PM"); Gorbunov et al. section 4 ("G": zero background,
+>= 3 signal events <-> 95 % CL); Liang et al. ("L": chi^2(eps) = sum_i S_i^2/(S_i + B_i),
+chi^2(eps95) - chi^2(0) = 2.71, summed over energy points); Cowan, Cranmer, Gross, Vitells,
+Eur. Phys. J. C71 (2011) 1554 ("CCGV", asymptotic CLs); Read, J. Phys. G28 (2002) 2693 (CLs).
 
 Conventions
 -----------

@@ -10,7 +10,7 @@ import tempfile
 import time
 
 from mcpgen import load_card
-from mcpgen.scan_cmd import run_scan
+from mcpgen.scan import run_scan
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Toy electromagnetic calorimeter: acceptance, energy response, efficiency and veto.
 
 Units: energies in GeV, angles in radians (polar angle theta from the +z axis = e- beam, lab
-frame unless a name says ``_cm``). Sources: shared/physics.md section 8 ("PM") and Liang et al.
-("L", seed liang_monophoton: Belle II, BESIII/STCF and BaBar sections, appendix eq. 5).
+frame unless a name says ``_cm``). Sources: docs/physics.md §8 ("PM") and Liang et al. ("L":
+Belle II, BESIII/STCF and BaBar sections, appendix eq. 5).
 
 What the toy does to one photon (``Calorimeter.detect``), with a fixed number of uniforms per
 photon (``N_UNIFORMS`` = 4, rows of ``u``; rows 2, 3 are consumed only if an angular resolution

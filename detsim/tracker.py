@@ -57,6 +57,7 @@ from .eloss import (
     dedx_gev_per_cm,
     delta_rate_per_cm,
     t_max_gev,
+    validity_range,
 )
 from .geometry import Tracker
 from .materials import Material
@@ -1109,8 +1110,6 @@ def _slow_layer_ms(ms: _Mcp, gi, k, tracker: Tracker, tables: dict, u_ion, u_del
 def build_tables(tracker: Tracker, eps: float, mass: float) -> dict:
     """Range tables and beta tables (dE/dx, delta rate, cluster size, validity, time of flight)
     for one (eps, m); with multiple scattering also the materials' (X0, Omega constant, Z_eff)."""
-    from .eloss import validity_range
-
     gas, model = tracker.gas, tracker.eloss_model
     n_e_mip = max(mip_dedx_gev_per_cm(gas) / (gas.w_value_gev * gas.primary_clusters_per_cm), 1.0)
     nuc = {"nuclear": tracker.nuclear_stopping}  # nuclear stopping added to the electronic

@@ -1,6 +1,6 @@
 """Independent reference calculations for the tests (scipy quadrature of the paper formulas).
 
-Written from ``shared/physics.md`` §1-3 and G eqs. (2), (3), (12) without importing the
+Written from ``docs/physics.md`` §1-3 and G eqs. (2), (3), (12) without importing the
 generator, so that a mistake in the sampler cannot hide in its own reference.
 """
 

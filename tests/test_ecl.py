@@ -208,7 +208,7 @@ def test_cm_conversion_90_degrees():
     assert bool(det.detected[0])
 
 
-def test_cm_conversion_matches_bbg_helper():
+def test_cm_conversion_matches_lab_to_cm_theta():
     beta = 3.0 / 11.0
     th = np.linspace(0.05, 3.1, 50)
     e = np.linspace(0.1, 7.0, 50)
