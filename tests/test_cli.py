@@ -124,3 +124,72 @@ def test_subcommand_errors_are_one_line(args, fragment):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert fragment in result.stderr
+
+
+def test_help_and_version_load_no_numerical_stack():
+    """`mcpgen --help` / `--version` import click and mcpgen's option declarations only."""
+    code = (
+        "import sys\n"
+        "from mcpgen.cli import main\n"
+        "for args in (['--help'], ['--version'], ['scan', '--help']):\n"
+        "    try:\n"
+        "        main(args, prog_name='mcpgen')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'numpy', 'awkward', 'scipy', 'numba', 'uproot', 'matplotlib', 'pyhf'} & set(sys.modules)\n"
+        "print('HEAVY', sorted(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    lines = out.stdout.splitlines()
+    assert "Commands:" in out.stdout and "mcpgen, version" in out.stdout
+    # 'scan --help' loads the commands (and so the stack); --help and --version before it do not
+    assert lines[-1] != "HEAVY []"
+    code_top = code.replace("(['--help'], ['--version'], ['scan', '--help'])", "(['--help'], ['--version'])")
+    out = subprocess.run([sys.executable, "-c", code_top], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.splitlines()[-1] == "HEAVY []", out.stdout
+
+
+def test_only_mcpgen_errors_become_exit_code_2(tmp_path, monkeypatch):
+    """A user error is one line with exit code 2; any other exception is a bug and propagates."""
+    from click.testing import CliRunner
+
+    from mcpgen import cli, commands
+    from mcpgen.errors import CardError
+
+    def bug(*args, **kwargs):
+        raise ValueError("not the user's fault")
+
+    def user_error(*args, **kwargs):
+        raise CardError("Invalid card x.yaml: field 'a' = 1: no.")
+
+    runner = CliRunner()
+    monkeypatch.setattr(commands, "run", bug)
+    result = runner.invoke(cli.main, ["--card", "sct_3gev", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
+    monkeypatch.setattr(commands, "run", user_error)
+    result = runner.invoke(cli.main, ["run", "--card", "sct_3gev", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "mcpgen: error: Invalid card x.yaml" in result.output
+
+
+def test_bundled_card_by_name_from_any_directory(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpgen.cli",
+            "--card",
+            "sct_3gev",
+            "-n",
+            "2000",
+            "--out",
+            "o",
+            "--set",
+            "detector.finder.random_trigger_events=0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["card_path"].endswith("sct_3gev.yaml") and summary["n_trials"] == 2000
