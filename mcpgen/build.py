@@ -115,7 +115,8 @@ class _Card:
 
 @dataclass(frozen=True)
 class ChiPairCard(_Card):
-    """e+e- -> chi chibar (gamma_ISR) at one collider point, optionally through a tracker."""
+    """e+e- -> chi chibar (gamma_ISR) at one collider point, optionally through a tracker
+    (``random_trigger_events`` noise-only events measure the finder's fake rate)."""
 
     spec: CardSpec
     beams: Beams
@@ -143,7 +144,12 @@ class Dataset:
 
 @dataclass(frozen=True)
 class MonophotonCard(_Card):
-    """Several processes at several energy points through a toy calorimeter (L)."""
+    """Several processes at several energy points through a toy calorimeter (L).
+
+    ``datasets``: one per (energy point, process), each with its random streams; ``selection``:
+    the experiment's selection chains; ``mass_gev``, ``epsilon``, ``spin``: the signal model;
+    ``e_gamma_min_gev``, ``cos_theta_max``: generation cuts (CM); ``gbg_events``, ``f_ng``,
+    ``chain_points``: the limit inputs per selection chain (docs/cards.md)."""
 
     spec: CardSpec
     experiment: str
@@ -155,11 +161,11 @@ class MonophotonCard(_Card):
     spin: str
     e_gamma_min_gev: float
     cos_theta_max: float
+    run: RunOptions
+    output: OutputOptions
     gbg_events: dict = field(default_factory=dict)
     f_ng: dict = field(default_factory=dict)
     chain_points: dict = field(default_factory=dict)
-    run: RunOptions = None
-    output: OutputOptions = None
     scan: ScanSpec | None = None
     kind = "monophoton"
 
