@@ -71,79 +71,6 @@ def _hit_time(t_a, kin, k_end, path, s, mass):  # pragma: no cover - compiled
     return t_a + s / (C_CM_PER_NS * _beta(kin - 0.5 * (kin - k_end) * frac, mass))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _draw_hit(
-    i,
-    g,
-    k,
-    path,
-    clusters,
-    delta_rate,
-    bad,
-    b_mid,
-    phi_t,
-    z_t,
-    t_hit,
-    u_ion,
-    u_delta,
-    path_gas,
-    n_delta,
-    n_hits,
-    phi_at_layer,
-    invalid,
-    beta_min,
-    out_local,
-    out_phi,
-    out_z,
-    out_mech,
-    out_u_rphi,
-    out_u_z,
-    out_t,
-    n_out,
-):  # pragma: no cover - compiled
-    """Ionization (one-electron threshold) and delta-electron draws of MCP i in layer k, the
-    per-MCP sums, and the hit if any (:func:`detsim.tracker._layer_hits`)."""
-    if bad:
-        invalid[g] = True
-    if b_mid < beta_min[g]:
-        beta_min[g] = b_mid
-    path_gas[g] += path
-    phi_at_layer[k, g] = phi_t
-    pr = -math.expm1(-clusters * path)
-    ui = u_ion[g]
-    ion = ui < pr
-    if ion:
-        u_rphi = ui / max(pr, 1e-300)
-    else:
-        u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
-    mu = delta_rate * path
-    ud = u_delta[g]
-    term = math.exp(-mu)
-    cdf = term
-    lower = 0.0
-    width = term
-    nd = 0
-    while ud >= cdf and nd < 10_000:
-        nd += 1
-        term = term * mu / nd
-        lower = cdf
-        width = term
-        cdf += term
-    u_z = min(max((ud - lower) / max(width, 1e-300), 0.0), 1.0)
-    n_delta[g] += nd
-    if ion or nd > 0:
-        n_hits[g] += 1
-        out_local[n_out] = i
-        out_phi[n_out] = phi_t
-        out_z[n_out] = z_t
-        out_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
-        out_u_rphi[n_out] = u_rphi
-        out_u_z[n_out] = u_z
-        out_t[n_out] = t_hit
-        n_out += 1
-    return n_out
-
-
 @njit(cache=True, nogil=True)
 def stepped_layer(
     k,
@@ -197,7 +124,11 @@ def stepped_layer(
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
     """One gas shell for MCPs whose loss per shell stays small: the numpy stepping of
     :func:`detsim.tracker._slow_layer` (helix with the current momentum, midpoint-rule energy
-    loss and time, endcap, hits) in one loop. Returns the number of hits written to the buffers."""
+    loss and time, endcap, hits) in one loop. Returns the number of hits written to the buffers.
+
+    The hit draws are written out here and in :func:`stepped_layer_ms` rather than shared
+    through a helper: passing the dozen output arrays to a function per MCP (even inlined)
+    made the loop ~ 2x slower (array reference counting)."""
     n_out = 0
     for i in range(alive.shape[0]):
         if not alive[i]:
@@ -273,35 +204,44 @@ def stepped_layer(
             clusters = dedx_mid / w_value / _read(t_mean_e, im, fm)
             delta_rate = _read(t_delta, im, fm)
             bad = _read(t_invalid, im, fm) > 0.5
-        n_out = _draw_hit(
-            i,
-            g,
-            k,
-            path,
-            clusters,
-            delta_rate,
-            bad,
-            b_mid,
-            phi_t,
-            z_t,
-            t_hit,
-            u_ion,
-            u_delta,
-            path_gas,
-            n_delta,
-            n_hits,
-            phi_at_layer,
-            invalid,
-            beta_min,
-            out_local,
-            out_phi,
-            out_z,
-            out_mech,
-            out_u_rphi,
-            out_u_z,
-            out_t,
-            n_out,
-        )
+        if bad:
+            invalid[g] = True
+        if b_mid < beta_min[g]:
+            beta_min[g] = b_mid
+        path_gas[g] += path
+        phi_at_layer[k, g] = phi_t
+        pr = -math.expm1(-clusters * path)
+        ui = u_ion[g]
+        ion = ui < pr
+        if ion:
+            u_rphi = ui / max(pr, 1e-300)
+        else:
+            u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
+        mu = delta_rate * path
+        ud = u_delta[g]
+        term = math.exp(-mu)
+        cdf = term
+        lower = 0.0
+        width = term
+        nd = 0
+        while ud >= cdf and nd < 10_000:
+            nd += 1
+            term = term * mu / nd
+            lower = cdf
+            width = term
+            cdf += term
+        u_z = min(max((ud - lower) / max(width, 1e-300), 0.0), 1.0)
+        n_delta[g] += nd
+        if ion or nd > 0:
+            n_hits[g] += 1
+            out_local[n_out] = i
+            out_phi[n_out] = phi_t
+            out_z[n_out] = z_t
+            out_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
+            out_u_rphi[n_out] = u_rphi
+            out_u_z[n_out] = u_z
+            out_t[n_out] = t_hit
+            n_out += 1
     return n_out
 
 
@@ -515,35 +455,45 @@ def stepped_layer_ms(
             clusters = dedx_mid / w_value / _read(t_mean_e, im, fm)
             delta_rate = _read(t_delta, im, fm)
             bad = _read(t_invalid, im, fm) > 0.5
-        n_out = _draw_hit(
-            i,
-            g,
-            k,
-            path,
-            clusters,
-            delta_rate,
-            bad,
-            b_mid,
-            math.atan2(y_k, x_k),
-            z_k,
-            t_hit,
-            u_ion,
-            u_delta,
-            path_gas,
-            n_delta,
-            n_hits,
-            phi_at_layer,
-            invalid,
-            beta_min,
-            out_local,
-            out_phi,
-            out_z,
-            out_mech,
-            out_u_rphi,
-            out_u_z,
-            out_t,
-            n_out,
-        )
+        if bad:
+            invalid[g] = True
+        if b_mid < beta_min[g]:
+            beta_min[g] = b_mid
+        path_gas[g] += path
+        phi_t = math.atan2(y_k, x_k)
+        phi_at_layer[k, g] = phi_t
+        pr = -math.expm1(-clusters * path)
+        ui = u_ion[g]
+        ion = ui < pr
+        if ion:
+            u_rphi = ui / max(pr, 1e-300)
+        else:
+            u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
+        mu = delta_rate * path
+        ud = u_delta[g]
+        term = math.exp(-mu)
+        cdf = term
+        lower = 0.0
+        width = term
+        nd = 0
+        while ud >= cdf and nd < 10_000:
+            nd += 1
+            term = term * mu / nd
+            lower = cdf
+            width = term
+            cdf += term
+        u_z = min(max((ud - lower) / max(width, 1e-300), 0.0), 1.0)
+        n_delta[g] += nd
+        if ion or nd > 0:
+            n_hits[g] += 1
+            out_local[n_out] = i
+            out_phi[n_out] = phi_t
+            out_z[n_out] = z_k
+            out_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
+            out_u_rphi[n_out] = u_rphi
+            out_u_z[n_out] = u_z
+            out_t[n_out] = t_hit
+            n_out += 1
     return n_out
 
 
