@@ -19,14 +19,14 @@ sideways with beta_x = sin(theta_c/2) (``docs/physics.md`` §10), 0.030 at 60 mr
 threshold exceeds the chi velocity beta* in the CM: the lab velocities beta_cm +- beta* point to
 the same side and the pair is no longer one line through the IP. The hypothesis asks for two
 rays from the IP with free directions -- single-sided roads of two half-bins (the line roads'
-width), sharing no half-bin -- each with >= k hits (``min_hits_per_ray``, default 2), together
->= ``min_hits``. Why this design:
+width) with at least one half-bin between them -- each with >= k hits (``min_hits_per_ray``,
+default 2), together >= ``min_hits``. Why this design:
 
 * Hit times would restore back-to-back (r_i - beta_cm c t_i is back-to-back in the CM for an
   equal-mass pair), but a drift cell measures t_passage + t_drift against the bunch-crossing
   clock; per hit the two are not separable at trigger level (drift times of a few hundred ns in
-  a cm-size cell, while a beta = 0.01 chi needs 330 ns per metre): an offline fit of one time
-  per track is needed.
+  a cm-size cell, while a beta = 0.01 chi needs 330 ns per metre; ``docs/physics.md`` §13): an
+  offline fit of one time per track is needed.
 * The known boost without times: the ray directions n1, n2 with unknown speeds s1, s2 obey
   s1 n1 + s2 n2 = 2 beta_cm,T (equal masses, non-relativistic): two equations, two unknowns, so
   its only content is s1, s2 > 0, i.e. beta_cm lies inside the angle of the two rays. For random
@@ -37,13 +37,25 @@ width), sharing no half-bin -- each with >= k hits (``min_hits_per_ray``, defaul
   must be; a free ray has no prediction and one hit is no direction. With k = 1 a single MCP
   (its partner stopped in the beam pipe) plus any one noise hit would pass as a pair
   (probability 1 - exp(-mu), 0.55 at the sct_3gev noise of mu = 0.8 hits per event); with k = 2
-  only when noise puts two hits on one ray (~ 0.3 %).
+  only when noise puts two hits on one ray (3 mu^2 / (2 H) = 0.2 %).
+* One half-bin between the rays (``RAY_SEPARATION``): the hits of one straight track lie in two
+  neighbouring half-bins and may straddle their edge; rays sharing no half-bin could split such
+  a track into two rays of >= 2 hits. A curved single track still splits when its azimuth drifts
+  by more than about one half-bin over the tracker (asin(r_out/2R) > h, R < 40 m in sct_3gev):
+  at eps = 3e-3 and 60 mrad, 7 of 116 events with hits from one MCP only pass (0.02 % of the
+  pairs found). Pairs whose two rays lie within three half-bins look like one track and are lost
+  (about 1 % at 60 mrad).
+* Optional inner hit (``ray_inner_radius_cm``): each ray needs a hit below that radius, i.e. it
+  starts at the IP. It vetoes split single tracks and cuts the noise rate (inner half of the
+  sct_3gev layers: x 0.22), at a price in efficiency for sparse tracks (-2.4 % at eps = 3e-3,
+  60 mrad; -28 % relative at eps = 1e-3), so it is off by default.
 * Multiple scattering: a kick theta in the beam pipe (radius r_p) leaves the track on a line
   through the pipe point, at azimuth phi0 + theta (1 - r_p/r) on layer r; a free ray absorbs the
-  common theta (residual spread (r_p/r_in - r_p/r_out) theta = 0.57 theta in sct_3gev), the
+  common theta (residual spread (r_p/r_first - r_p/r_last) theta = 0.47 theta in sct_3gev), the
   back-to-back line needs the two MCPs' kicks to agree (spread sqrt(2) theta).
 * Straight rays only: arcs with an independent curvature per ray would multiply the
-  combinatorics by the square of the curvature grid and have no closed-form fake rate.
+  combinatorics by the square of the curvature grid and have no closed-form fake rate; with
+  >= 2 hits per ray the inner part of a curved track suffices.
 
 Noise-only events give the fake rate; :func:`fake_rate_analytic` is the exact probability that
 Poisson noise fires at least one straight road (transfer matrix around the ring);
@@ -72,12 +84,17 @@ __all__ = [
     "fake_rate_boosted_analytic",
     "n_half_bins",
     "HYPOTHESES",
+    "MIN_HITS_PER_RAY",
+    "RAY_SEPARATION",
 ]
 
 #: Finder hypotheses, in the order of the ``found_*`` / ``hits_*`` fields of :func:`find_pairs`
 HYPOTHESES = ("line", "circle", "boosted")
 
 MIN_HITS_PER_RAY = 2  #: default hits per ray of the boosted hypothesis (module docstring)
+#: smallest ring distance (half-bins) between the first half-bins of the two rays: one half-bin
+#: between them, so a single straight track (within two neighbouring half-bins) is never split
+RAY_SEPARATION = 3
 
 
 def n_half_bins(half_bin_rad: float) -> int:
@@ -144,40 +161,54 @@ def _roads(half_bin_counts, rows, n_h):
     return road
 
 
-def _ordered(hit_event, hit_phi, n_events):
-    """Hits sorted by event (stable) and the event offsets (length n_events + 1)."""
+def _ordered(hit_event, n_events, *arrays):
+    """Hits sorted by event (stable), the event offsets (length n_events + 1) and ``arrays``
+    in the same order."""
     events = np.asarray(hit_event, dtype=np.int64)
-    phi = np.asarray(hit_phi, dtype=float)
+    arrays = [np.asarray(a) for a in arrays]
     if not np.all(events[1:] >= events[:-1]):
         order = np.argsort(events, kind="stable")
-        events, phi = events[order], phi[order]
+        events, arrays = events[order], [a[order] for a in arrays]
     offsets = np.concatenate([[0], np.cumsum(np.bincount(events, minlength=n_events))])
-    return events, phi, offsets
+    return events, offsets, arrays
 
 
 def find_two_rays(
-    hit_event, hit_phi, n_events: int, half_bin_rad: float, min_hits: int = 4, min_per_ray: int = MIN_HITS_PER_RAY
+    hit_event,
+    hit_phi,
+    n_events: int,
+    half_bin_rad: float,
+    min_hits: int = 4,
+    min_per_ray: int = MIN_HITS_PER_RAY,
+    separation: int = RAY_SEPARATION,
+    hit_inner=None,
 ):
     """Per event: (found, best total) for the boosted-pair hypothesis (module docstring).
 
     A ray is a single-sided road (half-bins j, j + 1 of width h = ``half_bin_rad`` rounded as in
-    :func:`n_half_bins`); two rays are disjoint when they share no half-bin. ``best`` is the
-    largest R_a + R_b over disjoint rays with R_a, R_b >= ``min_per_ray`` (0 if there is no such
-    pair), ``found`` is ``best >= min_hits``. Hit radii are not needed (straight rays).
+    :func:`n_half_bins`); it qualifies with >= ``min_per_ray`` hits of which >= 1 is inner
+    (``hit_inner``, bool per hit; None: every hit counts as inner). Two rays are compatible when
+    their first half-bins are at ring distance >= ``separation``. ``best`` is the largest hit
+    total of two compatible qualifying rays (0 if there is no such pair), ``found`` is
+    ``best >= min_hits``. Straight rays: only the azimuth (and the inner flag) of a hit is used.
     """
-    if min_per_ray < 1:
-        raise ValueError("min_per_ray must be >= 1")
+    if min_per_ray < 1 or separation < 2:
+        raise ValueError("min_per_ray must be >= 1 and separation >= 2")
     found = np.zeros(n_events, dtype=bool)
     best = np.zeros(n_events, dtype=np.int32)
     if len(hit_event) == 0:
         return found, best
     n_h = n_half_bins(half_bin_rad)
-    events, phi, offsets = _ordered(hit_event, hit_phi, n_events)
+    if n_h < 4 * separation:
+        raise ValueError("too few half-bins for two separated rays")
+    inner = np.ones(len(hit_event), dtype=bool) if hit_inner is None else np.asarray(hit_inner, dtype=bool)
+    events, offsets, (phi, inner) = _ordered(hit_event, n_events, np.asarray(hit_phi, dtype=float), inner)
     if _kernels.HAVE_NUMBA and USE_COMPILED_KERNEL:
-        _finder_kernels.two_rays_per_event(offsets, phi, n_h, min_hits, min_per_ray, found, best)
+        _finder_kernels.two_rays_per_event(offsets, phi, inner, n_h, min_hits, min_per_ray, separation, found, best)
         return found, best
     width = 2 * np.pi / n_h
     hbin = (np.mod(phi, 2 * np.pi) // width).astype(np.int64) % n_h
+    near = [(s, t) for s in range(1 - separation, separation) for t in range(s + separation, separation) if s and t]
     span = max(1, _DENSE_CELLS // n_h)
     first, last = int(events[0]), int(events[-1])
     for lo in range(first, last + 1, span):
@@ -185,19 +216,21 @@ def find_two_rays(
         if a == b:
             continue
         rows = min(span, last + 1 - lo)
-        road = _roads(np.bincount((events[a:b] - lo) * n_h + hbin[a:b], minlength=rows * n_h), rows, n_h)
-        road = road.astype(np.int32)
+        cell = (events[a:b] - lo) * n_h + hbin[a:b]
+        road = _roads(np.bincount(cell, minlength=rows * n_h), rows, n_h).astype(np.int32)
+        road_inner = _roads(np.bincount(cell[inner[a:b]], minlength=rows * n_h), rows, n_h)
+        ray = np.where((road >= min_per_ray) & (road_inner > 0), road, 0)  # qualifying rays
         idx = np.arange(rows)
-        star = np.argmax(road, axis=1)  # first of the fullest roads
-        top = road[idx, star]
-        left, right = road[idx, (star - 1) % n_h], road[idx, (star + 1) % n_h]
-        others = road.copy()
-        for d in (-1, 0, 1):
+        star = np.argmax(ray, axis=1)  # first of the fullest rays
+        top = ray[idx, star]
+        others = ray.copy()
+        for d in range(1 - separation, separation):
             others[idx, (star + d) % n_h] = 0
         partner = others.max(axis=1)
-        total = np.where(partner >= min_per_ray, top + partner, 0)
-        adjacent = (left >= min_per_ray) & (right >= min_per_ray)
-        total = np.maximum(total, np.where(adjacent, left + right, 0))
+        total = np.where(partner > 0, top + partner, 0)
+        for s, t in near:  # compatible pairs next to j*
+            ra, rb = ray[idx, (star + s) % n_h], ray[idx, (star + t) % n_h]
+            total = np.maximum(total, np.where((ra > 0) & (rb > 0), ra + rb, 0))
         found[lo : lo + rows] = total >= min_hits
         best[lo : lo + rows] = total
     return found, best
@@ -221,15 +254,20 @@ def find_pairs(
     circle_min_radius_cm: float,
     *,
     min_hits_per_ray: int = MIN_HITS_PER_RAY,
+    ray_inner_radius_cm: float | None = None,
 ):
     """Every hypothesis of :data:`HYPOTHESES` on every event: returns a dict with ``found_<h>``
     (bool) and ``hits_<h>`` (int32: largest road count; for ``boosted`` the largest two-ray
     total) per event, keys in the order ``found_line``, ``found_circle``, ``hits_line``,
-    ``hits_circle``, ``found_boosted``, ``hits_boosted``."""
+    ``hits_circle``, ``found_boosted``, ``hits_boosted``. Each boosted ray needs >= 1 hit at
+    radius < ``ray_inner_radius_cm`` (None: no such requirement)."""
     counts = np.bincount(hit_event, minlength=n_events)
     keep = counts[hit_event] >= min_hits
     ev, r, phi = hit_event[keep], hit_r[keep], hit_phi[keep]
-    boosted, boosted_best = find_two_rays(ev, phi, n_events, half_bin_rad, min_hits, min_hits_per_ray)
+    inner = None if ray_inner_radius_cm is None else np.asarray(r) < ray_inner_radius_cm
+    boosted, boosted_best = find_two_rays(
+        ev, phi, n_events, half_bin_rad, min_hits, min_hits_per_ray, RAY_SEPARATION, inner
+    )
     extra = {"found_boosted": boosted, "hits_boosted": boosted_best}
     line, line_best = find_roads(ev, r, phi, n_events, half_bin_rad, min_hits)
     circle, circle_best = line.copy(), line_best.copy()
@@ -294,61 +332,101 @@ def fake_rate_analytic(mean_noise_hits: float, half_bin_rad: float, min_hits: in
 
 
 def fake_rate_boosted_analytic(
-    mean_noise_hits: float, half_bin_rad: float, min_hits: int = 4, min_per_ray: int = MIN_HITS_PER_RAY
+    mean_noise_hits: float,
+    half_bin_rad: float,
+    min_hits: int = 4,
+    min_per_ray: int = MIN_HITS_PER_RAY,
+    separation: int = RAY_SEPARATION,
+    inner_fraction: float = 1.0,
 ) -> float:
-    """Probability that Poisson noise (``mean_noise_hits`` per event, uniform in azimuth) fires
-    the boosted-pair hypothesis of :func:`find_two_rays`.
+    """Probability that Poisson noise (``mean_noise_hits`` per event, uniform in azimuth, a
+    fraction ``inner_fraction`` of it in the inner layers) fires the boosted-pair hypothesis of
+    :func:`find_two_rays`.
 
-    The H half-bins hold independent Poisson(mu) counts c_j, mu = mean / H (Poisson splitting);
-    road j has R_j = c_j + c_(j+1) and roads j, l are disjoint at ring distance >= 2. The event
-    fires if some disjoint pair has R_j, R_l >= k and R_j + R_l >= n (k = ``min_per_ray``,
-    n = ``min_hits``). Going round the ring road by road, the best partner of road l among the
-    earlier disjoint roads is max(R_0, M), M = max(R_1 .. R_(l-2)), so P(quiet) follows from a
-    dynamic programme over the state (c_0, R_0, c_l, R_(l-1), M), counts capped at max(n, k)
-    (enough to decide every test exactly). R_0 is kept apart from M because the last road
-    (half-bins H-1 and 0) overlaps road 0. Exact for the finder's definition; leading order for
-    small mu: P ~ C(H, 2) P(R >= 2)^2 ~ H^2 (2 mu)^4 / 8 (two 2-hit rays, k = 2, n = 4).
+    Each of the H half-bins holds independent Poisson counts of inner and outer hits, means
+    f mu and (1 - f) mu, mu = mean / H (Poisson splitting); a half-bin is described by its
+    count c (capped) and whether it has an inner hit. Ray j holds E_j = c_j + c_(j+1) hits if
+    that is >= k (``min_per_ray``) with an inner hit among them, else E_j = 0; rays j < l are
+    compatible when l - j >= d and j + H - l >= d (d = ``separation``). The event fires if a
+    compatible pair has E_j, E_l > 0 and E_j + E_l >= n (``min_hits``). Going round the ring
+    ray by ray, the best partner of ray l is the largest earlier compatible one, so P(quiet)
+    follows from a dynamic programme over the state (half-bin 0; E_0 .. E_(d-2); half-bin l;
+    E_(l-1) .. E_(l-d+1); M), M = max(E_(d-1) .. E_(l-d)), counts capped at max(n, k) (enough to
+    decide every test exactly). The first d - 1 rays are kept apart from M because the last
+    rays, which wrap onto half-bin 0, are too close to them. Exact for the finder's definition.
+    Leading order for small mu (k = 2, n = 4): two pairs of hits, each within one ray and with
+    an inner hit, P ~ 3 (mu^4/4!) (3/H)^2 (1 - (1 - f)^2)^2.
     """
     n_h = n_half_bins(half_bin_rad)
-    k, n = int(min_per_ray), int(min_hits)
-    if mean_noise_hits <= 0:
+    k, n, d = int(min_per_ray), int(min_hits), int(separation)
+    f = float(inner_fraction)
+    if mean_noise_hits <= 0 or f <= 0:
         return 0.0
     cap = max(n, k)
-    size = cap + 1
     mu = mean_noise_hits / n_h
-    p = poisson.pmf(np.arange(size), mu)
-    p[cap] = poisson.sf(cap - 1, mu)
-    # state axes: c0, r0, last count, pending road R_(l-1), M
-    c0, r0, last, pend, m = np.meshgrid(*(np.arange(size),) * 5, indexing="ij")
-    c0, r0, last, pend, m = (x.ravel() for x in (c0, r0, last, pend, m))
+    # half-bin levels: 0 = empty; then (count c >= 1, inner flag) -> 2 c - 1 + flag
+    level_count = np.array([0] + [c for c in range(1, cap + 1) for _ in (0, 1)])
+    level_inner = np.array([False] + [flag for _ in range(1, cap + 1) for flag in (False, True)])
+    counts = np.arange(cap + 1)
+    p_any = poisson.pmf(counts, mu)
+    p_any[cap] = poisson.sf(cap - 1, mu)
+    p_outer = poisson.pmf(counts, (1.0 - f) * mu) * np.exp(-f * mu)  # no inner hit, c outer ones
+    p_outer[cap] = poisson.sf(cap - 1, (1.0 - f) * mu) * np.exp(-f * mu)
+    p_level = np.where(level_inner, p_any[level_count] - p_outer[level_count], p_outer[level_count])
+    n_hb = len(p_level)
+    # ray levels: 0 = does not qualify; then E = k .. cap
+    ray_value = np.concatenate([[0], np.arange(k, cap + 1)])
+    n_ray = len(ray_value)
 
-    def flat(a, b, c, d, e):
-        return (((a * size + b) * size + c) * size + d) * size + e
+    def ray_level(a, b):
+        count = np.minimum(level_count[a] + level_count[b], cap)
+        ok = (count >= k) & (level_inner[a] | level_inner[b])
+        return np.where(ok, count - k + 1, 0)
 
-    def fires(road, partner):
-        return (road >= k) & (partner >= k) & (road + partner >= n)
+    # state axes: half-bin 0, rays E_0 .. E_(d-2), half-bin l, rays E_(l-1) .. E_(l-d+1), M
+    shape = (n_hb,) + (n_ray,) * (d - 1) + (n_hb,) + (n_ray,) * (d - 1) + (n_ray,)
+    state = np.indices(shape).reshape(len(shape), -1)
+    first, last, m_ax = 0, d, 2 * d
+    heads = list(range(1, d))
+    pends = list(range(d + 1, 2 * d))
 
-    # roads 0 and 1 (no disjoint partner yet): reading c_0, c_1, c_2
-    prob = np.zeros(size**5)
-    for a in range(size):
-        for b in range(size):
-            for c in range(size):
-                r_1 = min(b + c, cap)
-                prob[flat(a, min(a + b, cap), c, r_1, 0)] += p[a] * p[b] * p[c]
-    # roads 2 .. H-2: reading c_3 .. c_(H-1); partner = max(R_0, M)
-    partner = np.maximum(r0, m)
-    new_m = np.maximum(m, pend)
-    target, source, weight = [], [], []
-    for v in range(size):
-        road = np.minimum(last + v, cap)
-        quiet = ~fires(road, partner)
-        target.append(flat(c0, r0, v, road, new_m)[quiet])
-        source.append(np.flatnonzero(quiet))
-        weight.append(np.full(quiet.sum(), p[v]))
-    target, source, weight = (np.concatenate(x) for x in (target, source, weight))
-    for _ in range(n_h - 3):
-        prob = np.bincount(target, weights=weight * prob[source], minlength=size**5)
-    # road H-1 (half-bins H-1 and 0): partners are roads 1 .. H-3, i.e. M (road H-2 overlaps)
-    last_road = np.minimum(last + c0, cap)
-    quiet = ~fires(last_road, m)
-    return float(np.clip(1.0 - prob[quiet].sum(), 0.0, 1.0))
+    def transition(ray_index):
+        """(target, source, weight) of the step that completes ray ``ray_index``."""
+        eligible = [j for j in range(d - 1) if ray_index + d - n_h <= j <= ray_index - d]
+        partner = state[m_ax].copy()
+        for j in eligible:
+            np.maximum(partner, state[heads[j]], out=partner)
+        wrap = ray_index == n_h - 1  # ray H-1 closes the ring onto half-bin 0: nothing is read
+        target, source, weight = [], [], []
+        for v in [None] if wrap else range(n_hb):
+            ray = ray_level(state[last], state[first] if wrap else v)
+            fires = (ray > 0) & (partner > 0) & (ray_value[ray] + ray_value[partner] >= n)
+            quiet = ~fires
+            new = state.copy()
+            if ray_index <= d - 2:
+                new[heads[ray_index]] = ray
+            if ray_index - d + 1 >= d - 1:
+                new[m_ax] = np.maximum(state[m_ax], state[pends[-1]])
+            new[pends[1:]] = state[pends[:-1]]
+            new[pends[0]] = ray
+            if not wrap:
+                new[last] = v
+            target.append(np.ravel_multi_index(tuple(new[:, quiet]), shape))
+            source.append(np.flatnonzero(quiet))
+            weight.append(np.full(quiet.sum(), 1.0 if wrap else p_level[v]))
+        return tuple(np.concatenate(x) for x in (target, source, weight))
+
+    prob = np.zeros(state.shape[1])
+    for v in range(n_hb):  # half-bin 0 read: it is also the first "last" half-bin
+        start = np.zeros(len(shape), dtype=np.int64)
+        start[[first, last]] = v
+        prob[np.ravel_multi_index(tuple(start), shape)] = p_level[v]
+    steady = None
+    for ray_index in range(n_h):
+        if 2 * d - 2 <= ray_index <= n_h - d:  # same rule for every ray in the middle
+            steady = steady or transition(ray_index)
+            target, source, weight = steady
+        else:
+            target, source, weight = transition(ray_index)
+        prob = np.bincount(target, weights=weight * prob[source], minlength=prob.size)
+    return float(np.clip(1.0 - prob.sum(), 0.0, 1.0))

@@ -24,12 +24,27 @@ import inspect
 import awkward as ak
 import numpy as np
 
-from .finder import HYPOTHESES, MIN_HITS_PER_RAY, fake_rate_analytic, fake_rate_boosted_analytic, find_pairs
+from .finder import (
+    HYPOTHESES,
+    MIN_HITS_PER_RAY,
+    RAY_SEPARATION,
+    fake_rate_analytic,
+    fake_rate_boosted_analytic,
+    find_pairs,
+)
 from .geometry import Tracker
 from .paper import paper_event_pass
 from .tracker import STAGE_DETSIM, build_tables, noise_hits, numpy_source, simulate_tracker
 
-__all__ = ["simulate", "random_trigger", "MCP_FIELDS", "OPTIONAL_MCP_FIELDS", "build_tables"]
+__all__ = [
+    "simulate",
+    "random_trigger",
+    "infer_mcp",
+    "inner_noise_fraction",
+    "MCP_FIELDS",
+    "OPTIONAL_MCP_FIELDS",
+    "build_tables",
+]
 
 STAGE_RANDOM_TRIGGER = (STAGE_DETSIM, 9)  #: noise stream of the random trigger
 
@@ -63,6 +78,19 @@ def _min_hits_per_ray(tracker: Tracker) -> int:
     return int(getattr(tracker, "finder_min_hits_per_ray", MIN_HITS_PER_RAY))
 
 
+def _ray_inner_radius_cm(tracker: Tracker) -> float | None:
+    """Radius [cm] below which each boosted ray needs a hit: the tracker's setting if it has
+    one, else none (see :mod:`detsim.finder`)."""
+    return getattr(tracker, "finder_ray_inner_radius_cm", None)
+
+
+def inner_noise_fraction(tracker: Tracker) -> float:
+    """Fraction of the noise hits (Poisson per cell) on layers inside the rays' inner radius."""
+    cut = _ray_inner_radius_cm(tracker)
+    cells = tracker.cells_per_layer
+    return 1.0 if cut is None else float(cells[tracker.radii < cut].sum() / cells.sum())
+
+
 def _pairs(hits: dict, n: int, tracker: Tracker) -> dict:
     """Every finder hypothesis on the hit arrays of ``n`` events."""
     return find_pairs(
@@ -75,6 +103,7 @@ def _pairs(hits: dict, n: int, tracker: Tracker) -> dict:
         tracker.outer_radius_cm,
         tracker.circle_min_radius_cm,
         min_hits_per_ray=_min_hits_per_ray(tracker),
+        ray_inner_radius_cm=_ray_inner_radius_cm(tracker),
     )
 
 
@@ -164,7 +193,9 @@ def random_trigger(tracker: Tracker, n_events: int, source, chunk: int = 200_000
     h_rad, n_min = tracker.road_half_bin_rad, tracker.finder_min_hits
     analytic = {
         "line": fake_rate_analytic(mu, h_rad, n_min),
-        "boosted": fake_rate_boosted_analytic(mu, h_rad, n_min, _min_hits_per_ray(tracker)),
+        "boosted": fake_rate_boosted_analytic(
+            mu, h_rad, n_min, _min_hits_per_ray(tracker), RAY_SEPARATION, inner_noise_fraction(tracker)
+        ),
     }
     per = 1e6 / max(n_events, 1)
     out = {"n_events": n_events, "mean_noise_hits": mu}
