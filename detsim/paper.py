@@ -5,6 +5,11 @@ that lasts for L_min at that loss, i.e. beta above :func:`detsim.eloss.beta_floo
 (G: beta > 6e-4). delta-electrons: N_delta of G eq. (11) over the tracker radius L >= n_delta,
 which needs T_max > T_min, i.e. beta above :func:`detsim.eloss.beta_floor_delta` (G: 3e-2).
 An event passes a signature when both its MCPs do ("at least one hit from each MCP").
+
+beta is each MCP's lab velocity at production. G assumes head-on beams (beta = beta* of the
+pair); with a crossing angle the lab velocity includes the CM motion (``docs/physics.md`` §10)
+and, near threshold, mostly exceeds beta*, so both signatures see faster, dimmer MCPs. epsilon
+and the mass are the process's, passed in by the caller (:func:`detsim.simulate.simulate`).
 """
 
 from __future__ import annotations
