@@ -7,9 +7,10 @@ which needs T_max > T_min, i.e. beta above :func:`detsim.eloss.beta_floor_delta`
 An event passes a signature when both its MCPs do ("at least one hit from each MCP").
 
 beta is each MCP's lab velocity at production. G assumes head-on beams (beta = beta* of the
-pair); with a crossing angle the lab velocity includes the CM motion (``docs/physics.md`` §10)
-and, near threshold, mostly exceeds beta*, so both signatures see faster, dimmer MCPs. epsilon
-and the mass are the process's, passed in by the caller (:func:`detsim.simulate.simulate`).
+pair); with a crossing angle the lab velocities beta_cm +- beta* include the CM motion
+(``docs/physics.md`` §10): |v+|^2 + |v-|^2 = 2 (beta_cm^2 + beta*^2) (non-relativistic), so the
+faster MCP moves at >= sqrt(beta_x^2 + beta*^2) >= 0.030 at 60 mrad and is dimmer than head-on.
+epsilon and the mass are the process's, passed in by the caller (:func:`detsim.simulate.simulate`).
 """
 
 from __future__ import annotations
