@@ -39,6 +39,9 @@ single-scattering regime, where the Gaussian kicks here are only an order-of-mag
 The small per-shell Omega is no objection in itself: the per-shell kicks are only the pieces of
 the cumulative variance, and the core is set by the total Omega.
 
+X0 is the material's ``radiation_length_cm``; gas mixtures get it from
+:func:`detsim.materials.gas_mixture` (1/X0 = sum_j w_j / X0_j by mass, PDG).
+
 Materials carry no elemental composition, so Z(Z+1)/A and Z^(2/3) use an effective Z solved
 from the material's own X0 and <Z/A> through Dahl's radiation-length fit (PDG eq. 34.26,
 X0 = 716.4 A / (Z (Z+1) ln(287/sqrt Z)) g/cm^2): exact for elements, and Z(Z+1)/A within a

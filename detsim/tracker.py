@@ -14,15 +14,20 @@ Vectorised over all MCPs of a chunk and stepped shell by shell (one gas shell pe
   charge eps made step-size independent (:mod:`detsim.scattering`). The track then is a general
   helix -- position, direction (psi, theta), charge sign, R -- crossing cylinders
   (:func:`_helix_step`); it no longer passes through the IP. Energy loss and time follow the
-  actual, kicked path. Off by default: the pure IP helix above, bit for bit.
+  actual, kicked path. Off by default: the pure IP helix above, bit for bit. (The IP helix is
+  re-drawn through the IP with the new R at every shell, so its direction jumps a little where
+  R shrinks; the general helix keeps it continuous. Both agree at constant velocity; for an
+  MCP slowing down from beta = 0.004 the hits differ by ~ 1 mm at half radius.)
 * Energy loss: continuous slowing down with a :class:`detsim.eloss.RangeTable` per material
-  (models ``bethe`` G eq. 4-5, ``bethe_frozen`` G eq. 6, ``lindhard``; nuclear stopping added
-  with ``Tracker.nuclear_stopping``). An MCP may stop in the pipe or the gas, leave through the
-  outer radius or an endcap, or curl (2R below the radius; with scattering: turn back inward).
+  (any model of :mod:`detsim.eloss`, e.g. ``bethe`` G eq. 4-5, ``bethe_frozen`` G eq. 6,
+  ``lindhard``, ``icru49``; nuclear stopping added with ``Tracker.nuclear_stopping``). An MCP
+  may stop in the pipe or the gas, leave through the outer radius or an endcap, or curl (2R
+  below the radius; with scattering: turn back inward).
 * Time (``docs/physics.md §13``): t = integral ds / (beta(s) c) since the collision [ns]. Per
   shell by the midpoint rule (beta at mid-path, as for the energy loss; relative error
-  O((dT/T)^2) < 4e-4 for the < 2 % loss of these steps), and exactly from a tabulated
-  time-of-flight integral tau(beta) (:func:`_add_time_of_flight`, error < 1e-5) where a shell
+  O((dT/T)^2) < 4e-4 for the < 2 % loss of these steps; < 4e-5 found against an independent
+  integral of dE/dx for MCPs slowing down and stopping in the gas), and exactly from a tabulated
+  time-of-flight integral tau(beta) (:func:`_add_time_of_flight`, error < 1e-4) where a shell
   costs more than 2 % of T. A hit carries the time at which its MCP crosses the sense wire (an
   MCP stopping before the wire: when it is halfway along its path in the shell); delta-electron
   hits carry their parent's time. ``Tracker.time_window_ns`` drops later hits before the finder
@@ -206,7 +211,8 @@ def _add_time_of_flight(table: BetaTable, mass: float) -> None:
     of the grid of dt = ds / (beta c), with ds = dT / (dE/dx) and dT = m gamma^3 beta^2 dln(beta):
     dtau/dln(beta) = m gamma^3 beta / (c dE/dx). The time between velocities beta_1 < beta_0 is
     tau(beta_1) - tau(beta_0) (trapezoid on the 2e4-point grid and linear reading: relative
-    error < 1e-5 for the > 1 % velocity changes it is used for). +inf below a zero of dE/dx."""
+    error < 1e-4 for the > 1 % velocity changes it is used for). +inf below a zero of dE/dx
+    (the midpoint rule is used there instead)."""
     beta = table.grid
     gamma = 1.0 / np.sqrt(1.0 - beta**2)
     with np.errstate(divide="ignore"):
