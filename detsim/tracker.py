@@ -296,12 +296,16 @@ class _Segment:
     exact: np.ndarray
 
 
-def _slow_down(m: _Mcp, path, table: RangeTable, dedx: BetaTable) -> _Segment:
+def _slow_down(m: _Mcp, path, table: RangeTable, dedx: BetaTable, strict: bool = False) -> _Segment:
     """Energy loss over ``path`` for alive MCPs.
 
     Midpoint rule, dT = dE/dx(beta at mid-step) x path, while dT < 2 % of T (error
     O((dT/T)^2) < 1e-3 of dT); otherwise, and for every MCP that may stop, exactly from the CSDA
-    range table.
+    range table. ``strict`` (the multiple-scattering stepping) also takes the range table where
+    the first estimate dE/dx(beta at the start) x path exceeds 2 % of T: a path longer than
+    the range (a track running along a shell) otherwise clamps the mid-step T to 0, where a
+    stopping power vanishing at beta = 0 gives no loss at all. (Without scattering this is
+    left as it was, to keep those results unchanged.)
     """
     kin = m.kinetic
     d_start = dedx("dedx", _beta_of(kin, m.mass))
@@ -313,7 +317,10 @@ def _slow_down(m: _Mcp, path, table: RangeTable, dedx: BetaTable) -> _Segment:
         beta_mid = np.where(m.frozen, _beta_of(kin, m.mass), beta_mid)
     k_end = kin - loss
     travelled = path.copy()
-    exact = np.flatnonzero(m.alive & (loss > 0.02 * kin))
+    large = loss > 0.02 * kin
+    if strict:
+        large |= d_start * path > 0.02 * kin
+    exact = np.flatnonzero(m.alive & large)
     if exact.size:
         k0, s0 = kin[exact], path[exact]
         ke = table.kinetic_after_cm(k0, s0)
@@ -524,7 +531,9 @@ def _ms_shell(m: _Mcp, gi, r_mid, r_b, table, dedx, field_t, ms_const, u1, u2, s
         p_k = np.where(m.frozen, p, p_k)
     dx0 = path_est / x0_cm
     x0_before = acc.ms_x0[gi]
-    var = highland_variance(x0_before + dx0, b_k, p_k, m.eps) - highland_variance(x0_before, b_k, p_k, m.eps)
+    with np.errstate(invalid="ignore"):  # beta p = 0 (stops before the middle): inf - inf
+        var = highland_variance(x0_before + dx0, b_k, p_k, m.eps) - highland_variance(x0_before, b_k, p_k, m.eps)
+    var = np.where(np.isfinite(var), var, 0.0)
     big = np.sqrt(np.maximum(var, 0.0)) * np.sqrt(-2.0 * np.log1p(-u1))
     ang = 2.0 * np.pi * u2
     ca, sa = np.cos(ang), np.sin(ang)
@@ -533,7 +542,7 @@ def _ms_shell(m: _Mcp, gi, r_mid, r_b, table, dedx, field_t, ms_const, u1, u2, s
     ok_2, sig_2, x_b, y_b, c_b, s_b = _helix_step(x_k, y_k, c2, s2, kappa2, m.sign, r_b)
     path_2 = np.where(ok_2, sig_2 / st2, (sig_b - sig_k) / st)
     path = np.where(a, path_k + path_2, 0.0)
-    seg = _slow_down(m, path, table, dedx)
+    seg = _slow_down(m, path, table, dedx, strict=True)
     travelled = seg.travelled
     stops = a & ~(seg.k_end > 0)
     past_mid = a & (travelled >= path_k)  # reached the kick
@@ -543,8 +552,10 @@ def _ms_shell(m: _Mcp, gi, r_mid, r_b, table, dedx, field_t, ms_const, u1, u2, s
     acc.ms_x0[gk] += dx0[past_mid]
     acc.ms_var[gk] += var[past_mid]
     bk = b_k[past_mid]
-    screening = 1.0 + 3.34 * (z_eff * abs(m.eps) * ALPHA_EM / bk) ** 2
-    acc.ms_omega[gk] += omega_c * (abs(m.eps) * abs(m.eps)) * path_est[past_mid] / (bk * bk) / screening
+    with np.errstate(divide="ignore", invalid="ignore"):  # beta = 0: stops right after the middle
+        screening = 1.0 + 3.34 * (z_eff * abs(m.eps) * ALPHA_EM / bk) ** 2
+        omega = omega_c * (abs(m.eps) * abs(m.eps)) * path_est[past_mid] / (bk * bk) / screening
+    acc.ms_omega[gk] += np.where(np.isfinite(omega), omega, 0.0)
     acc.ms_kick_bend[gk] += (big * ca)[past_mid]
     acc.ms_kick_polar[gk] += (big * sa)[past_mid]
     # times
