@@ -391,3 +391,21 @@ def test_stream_keys_unchanged():
     assert streams.LAYER == (3, 1) and streams.NOISE == (3, 2) and streams.RANDOM_TRIGGER == (3, 9)
     assert streams.ecl(1, 2) == (3, 101, 2)
     assert len(set(streams.ALL.values())) == len(streams.ALL)
+
+
+def test_scattering_with_stopping_and_curling_mcps():
+    """Scattering on, MCPs that stop in the pipe or the gas or curl up: every time finite,
+    stopping points inside the shells, compiled and numpy paths alike."""
+    from detsim.geometry import BeamPipe
+
+    pipe = BeamPipe(material("aluminium"), 3.0, 0.05)
+    for model, beta, eps in (("lindhard", 0.003, 1e-2), ("lindhard", 0.01, 1e-2), ("bethe", 0.004, 3e-3)):
+        trk = tracker(field_t=1.5, eloss_model=model, multiple_scattering=True, beam_pipe=pipe, noise_occupancy=1e-4)
+        ev = pair_events(beta, 1.5, eps, 300, seed=29, cos_theta=0.4)
+        a, b = (_run_tracker(ev, trk, compiled, _keyed_source(30)) for compiled in (False, True))
+        assert np.isfinite(a["hit_t"]).all() and np.isfinite(a["t_end"]).all()
+        stopped = a["status"] == STATUS["stopped_gas"]
+        assert (a["r_end"][stopped] >= 5.0).all() and (a["r_end"][stopped] <= 100.0).all()
+        for key in a:
+            if not key.startswith("hit_"):
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-9, atol=1e-12, err_msg=key)
