@@ -128,12 +128,13 @@ class ChiPairSummary(Result):
         return self.stats.total.sigma_pb(self.n_trials)
 
     def signal(self) -> dict:
-        """Per signal flag: expected events L sum(w) over passing events, with MC errors."""
+        """Per signal flag: cross section of the passing events [pb] and the expected events
+        L x sigma, with MC errors."""
         lumi = self.card.luminosity_pb
         out = {}
         for flag, cuts in self.stats.cutflow.chains.items():
-            mean, err = cuts[-1][1].sigma_pb(self.n_trials)
-            out[flag] = {"events": mean * lumi, "err": err * lumi, "efficiency": mean}
+            sigma, err = cuts[-1][1].sigma_pb(self.n_trials)
+            out[flag] = {"events": sigma * lumi, "err": err * lumi, "sigma_pb": sigma}
         return out
 
     def to_dict(self) -> dict:
@@ -166,7 +167,7 @@ class ChiPairSummary(Result):
             out["signal_events_expected"] = {
                 _signal_mode(f): {"events": signal[f]["events"], "err": signal[f]["err"]} for f in order
             }
-            out["efficiencies"] = {f: (s["efficiency"] / sigma if sigma > 0 else 0.0) for f, s in signal.items()}
+            out["efficiencies"] = {f: (s["sigma_pb"] / sigma if sigma > 0 else 0.0) for f, s in signal.items()}
         if self.random_trigger is not None:
             out["random_trigger"] = self.random_trigger
         rate = self.n_trials / self.seconds if self.seconds else None

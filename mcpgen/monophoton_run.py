@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: Per process: the field of the tagged photon, and the other particles that can veto the event
-#: (field, charged). chi, nu and the escaping photons of nothing else are invisible.
+#: as (field, charged); chi, chibar and the neutrinos never do.
 FINAL_STATES = {
     "chi_pair_gamma": ("gamma", ()),
     "nunu_gamma": ("gamma", ()),
