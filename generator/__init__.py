@@ -13,7 +13,7 @@ from .beams import Beams, BeamSample
 from .born import sigma_born_pb
 from .chipair import ChiPair
 from .isr import isr_kernel, sample_isr_x
-from .machines import MACHINES, Machine, machine
+from .machines import MACHINES, Machine, machine, machine_beams
 from .monophoton import ChiChiGamma, NuNuGamma, sigma_nunu_pb
 from .processes import BeamProcess, FixedEnergyProcess, Process
 
@@ -23,6 +23,7 @@ __all__ = [
     "Machine",
     "MACHINES",
     "machine",
+    "machine_beams",
     "Process",
     "FixedEnergyProcess",
     "BeamProcess",

@@ -103,7 +103,7 @@ class Beams:
 
     Build it from the nominal CM energy with :meth:`for_sqrt_s` (sqrt(s0) is then held whatever
     the angle), from two beam energies with :meth:`from_beam_energies`, or from a machine preset
-    with :meth:`for_machine` (:mod:`generator.machines`). The plain constructor takes the beam
+    with :func:`generator.machines.machine_beams`. The plain constructor takes the beam
     energies as they are: sqrt(s0) = 2 sqrt(E1 E2) cos(theta_c/2).
     """
 
@@ -202,14 +202,6 @@ class Beams:
             kwargs["sigma_electron_gev"] = d1 * e1
             kwargs["sigma_positron_gev"] = d2 * e2
         return cls(e1, e2, spread_model, crossing_angle_rad=float(crossing_angle_rad), **kwargs)
-
-    @classmethod
-    def for_machine(cls, name: str, sqrt_s_gev: float | None = None, spread_model: str = "gaussian_per_beam") -> Beams:
-        """Beams of the machine preset ``name`` (:data:`generator.machines.MACHINES`), optionally
-        rescaled to the CM energy ``sqrt_s_gev`` [GeV]; see :meth:`generator.machines.Machine.beams`."""
-        from .machines import machine
-
-        return machine(name).beams(sqrt_s_gev, spread_model)
 
     # -- nominal quantities -------------------------------------------------------------------
     @property

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .beams import SPREAD_MODELS, Beams
 
-__all__ = ["Machine", "MACHINES", "machine"]
+__all__ = ["Machine", "MACHINES", "machine", "machine_beams"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +91,9 @@ def machine(name: str) -> Machine:
         return MACHINES[name.lower()]
     except KeyError:
         raise ValueError(f"unknown machine {name!r}; known: {', '.join(MACHINES)}") from None
+
+
+def machine_beams(name: str, sqrt_s_gev: float | None = None, spread_model: str = "gaussian_per_beam") -> Beams:
+    """Beams of the preset ``name``, optionally rescaled to the CM energy ``sqrt_s_gev`` [GeV]
+    (:meth:`Machine.beams`)."""
+    return machine(name).beams(sqrt_s_gev, spread_model)

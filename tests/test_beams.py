@@ -15,7 +15,7 @@ import reference as ref
 import vector
 from scipy import stats
 
-from generator import MACHINES, Beams, ChiPair, machine
+from generator import MACHINES, Beams, ChiPair, machine, machine_beams
 from generator.kinematics import boost_beta3, boost_xz, cm_beam_axis_angle, cm_to_lab
 
 vector.register_awkward()
@@ -174,7 +174,7 @@ def _std_and_error(x):
 def test_per_beam_spread_sqrt_s_and_beta_z_widths(name, sqrt_s):
     """sigma(sqrt(s)) and sigma(beta_z) of independent per-beam spreads with a crossing angle
     against a Gauss-Hermite quadrature over the two beam-energy Gaussians."""
-    beams = Beams.for_machine(name, sqrt_s)
+    beams = machine_beams(name, sqrt_s)
     theta_c = beams.crossing_angle_rad
     c = math.cos(0.5 * theta_c)
     n = 400_000
@@ -208,7 +208,7 @@ _CASES = [
 def test_chipair_four_momentum_conservation_with_crossing_angle(name, sqrt_s, mass, model):
     """chi + chibar + ISR photon = p(e-) + p(e+) (beams rebuilt from sqrt(s), beta_x, beta_z); the
     ISR photon is collinear with one lab beam; masses and charges."""
-    beams = Beams.for_machine(name, sqrt_s, model)
+    beams = machine_beams(name, sqrt_s, model)
     theta_c = beams.crossing_angle_rad
     ev = ChiPair(beams, mass, 1e-3).generate(_u(13, 6, 40_000))
     rs, bx, bz = ev.sqrt_s.to_numpy(), ev.beta_x.to_numpy(), ev.beta_z.to_numpy()
@@ -239,7 +239,7 @@ def test_chipair_four_momentum_conservation_with_crossing_angle(name, sqrt_s, ma
 def test_angular_law_wrt_cm_beam_axis_with_crossing_angle(name, sqrt_s, mass, spin):
     """cos theta* of chi from the e- beam direction in the pair rest frame (lab beams and chi
     boosted there with ``vector``) follows the Born law of docs/physics.md §1 (chi^2)."""
-    beams = Beams.for_machine(name, sqrt_s)
+    beams = machine_beams(name, sqrt_s)
     ev = ChiPair(beams, mass, 1e-3, spin).generate(_u(17, 6, 200_000))
     theta_c = beams.crossing_angle_rad
     p1, _ = _beams_from_event(ev.sqrt_s.to_numpy(), ev.beta_x.to_numpy(), ev.beta_z.to_numpy(), theta_c)
@@ -313,7 +313,7 @@ def test_machine_presets():
         assert m.beams(3.0, "gaussian_sqrt_s").sigma_sqrt_s_gev == pytest.approx(
             1.5 * math.hypot(m.relative_spread_electron, m.relative_spread_positron), rel=1e-12
         )
-    kekb = Beams.for_machine("SuperKEKB", spread_model="none")
+    kekb = machine_beams("SuperKEKB", spread_model="none")
     assert kekb.beta_z0 == pytest.approx(3 / 11 * math.cos(41.5e-3), rel=1e-12)  # Belle II boost
     assert kekb.beta_x0 == pytest.approx(math.sin(41.5e-3), rel=1e-12)
-    assert Beams.for_machine("pep2").beta_x0 == 0.0
+    assert machine_beams("pep2").beta_x0 == 0.0

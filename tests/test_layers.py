@@ -167,12 +167,7 @@ def violations(root: Path) -> list[str]:
 
 #: Known breaches, each with its way out; the test fails when one is fixed (remove it here) or a
 #: new one appears.
-KNOWN = {
-    # Beams.for_machine imports generator.machines, which imports Beams: a circle kept alive by the
-    # function-level import; the way out is one module owning both (machines as data, Beams
-    # built from a Machine in beams.py).
-    "import inside a function: generator.beams imports generator.machines",
-}
+KNOWN: set[str] = set()
 
 
 def test_the_tree_keeps_its_floors():

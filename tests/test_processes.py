@@ -23,6 +23,7 @@ from generator import (
     NuNuGamma,
     Process,
     ThreePhoton,
+    machine_beams,
 )
 
 vector.register_awkward()
@@ -57,7 +58,7 @@ def _is_momentum4d(array) -> bool:
 # protocol
 # ---------------------------------------------------------------------------------------------
 def test_every_process_follows_the_protocol():
-    beams = Beams.for_machine("stcf", 4.0)
+    beams = machine_beams("stcf", 4.0)
     processes = [ChiPair(beams, 1.9, 1e-3), beams] + [BeamProcess(beams, inner, n) for n, inner, _ in _inners()]
     for proc in processes:
         assert isinstance(proc, Process), proc
@@ -85,7 +86,7 @@ def test_every_process_follows_the_protocol():
 def test_beam_process_layout_and_chunking(index):
     """2 beam uniforms first, then the inner process's; chunks give the same events."""
     name, inner, _ = _inners()[index]
-    beams = Beams.for_machine("superkekb", spread_model="gaussian_per_beam")
+    beams = machine_beams("superkekb", spread_model="gaussian_per_beam")
     proc = BeamProcess(beams, inner, name)
     u = _u(2, proc.n_uniforms, 3000)
     ev = proc.generate(u)
@@ -136,7 +137,7 @@ def _lab_beams(ev, theta_c):
 
 def _crossing_beams(machine_name):
     """(crossing beams, head-on beams with the same sqrt(s0), energies ratio and relative spreads)."""
-    crossing = Beams.for_machine(machine_name)
+    crossing = machine_beams(machine_name)
     head_on = Beams.from_beam_energies(
         crossing.electron_energy_gev,
         crossing.positron_energy_gev,
