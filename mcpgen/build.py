@@ -24,6 +24,7 @@ from detsim.materials import gas_mixture, material
 from generator.bbg_processes import EEGamma, ThreePhoton
 from generator.beams import Beams
 from generator.chipair import ChiPair
+from generator.machines import machine
 from generator.monophoton import ChiChiGamma, NuNuGamma
 from generator.processes import BeamProcess
 
@@ -53,7 +54,9 @@ REACH_SIGMAS = 5.0
 
 @dataclass(frozen=True)
 class RunOptions:
-    """``run`` section: master seed (None = fresh entropy), trials, chunking, workers, unweighting."""
+    """``run`` section: master seed (None = fresh entropy), trials, chunking, workers, unweighting;
+    where the chunks run (``executor``: 'local' or 'dask'; ``scheduler``: a dask scheduler address,
+    None to start a local dask cluster of ``workers`` processes)."""
 
     seed: int | None
     n_events: int
@@ -61,14 +64,22 @@ class RunOptions:
     workers: int
     unweighted: bool
     pilot_events: int
+    executor: str = "local"
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """``output`` section: directory and ROOT compression ('none' or 'ALG:LEVEL')."""
+    """``output`` section: directory and ROOT compression ('none' or 'ALG:LEVEL'); event files
+    beside events.root (``formats``: 'lhe', 'hepmc3', 'hepmc2', each optionally '.gz'; 'root' is
+    always written), their weighting ('unweighted' or 'weighted') and the PDG id of chi (None: the
+    default of ``generator.final_state``)."""
 
     dir: str
     compression: str
+    formats: tuple[str, ...] = ()
+    event_weights: str = "unweighted"
+    chi_pdg: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,7 @@ class Dataset:
     process: BeamProcess
     luminosity_pb: float
     streams: tuple[Stream, Stream]
+    index: tuple[int, int] | None = None  # (point, process) numbers of the dataset's streams
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,7 @@ class MonophotonCard(_Card):
     run: RunOptions
     output: OutputOptions
     gbg_events: dict = field(default_factory=dict)
+    gbg: str = "rescaled"
     f_ng: dict = field(default_factory=dict)
     chain_points: dict = field(default_factory=dict)
     scan: ScanSpec | None = None
@@ -210,31 +223,86 @@ def acceptance_edges_cm(calorimeter: ecl.Calorimeter, cos_theta_b: float, beams:
 def _options(spec: CardSpec) -> tuple[RunOptions, OutputOptions]:
     r, o = spec.data["run"], spec.data["output"]
     run = RunOptions(
-        r["seed"], int(r["n_events"]), int(r["chunk_size"]), int(r["workers"]), bool(r["unweighted"]), r["pilot_events"]
+        r["seed"],
+        int(r["n_events"]),
+        int(r["chunk_size"]),
+        int(r["workers"]),
+        bool(r["unweighted"]),
+        r["pilot_events"],
+        r.get("executor", "local"),
+        r.get("scheduler"),
     )
-    return run, OutputOptions(o["dir"], o["compression"])
+    formats = tuple(dict.fromkeys(f for f in o.get("formats", ()) if f != "root"))
+    chi_pdg = o.get("chi_pdg")
+    output = OutputOptions(
+        o["dir"],
+        o["compression"],
+        formats,
+        o.get("event_weights", "unweighted"),
+        None if chi_pdg is None else int(chi_pdg),
+    )
+    return run, output
 
 
 def _beams(spec: CardSpec, where: str) -> Beams:
-    """Beams of the point at ``where`` ('beams' or 'beams.points.i') with the card's spread."""
+    """Beams of the point at ``where`` ('beams' or 'beams.points.i') with the card's spread.
+
+    ``beams.machine`` names a preset (:mod:`generator.machines`) that supplies the crossing angle,
+    the beam-energy ratio and the per-beam relative spreads; ``beams.crossing_angle`` and the
+    spread fields override it. ``sqrt_s`` is the nominal CM energy whatever the crossing angle:
+    E2 = sqrt(s0) / (2 cos(theta_c/2) sqrt(E1/E2)), E1 = (E1/E2) E2 (``docs/physics.md`` §10).
+    """
     node = spec.get(where)
-    if "sqrt_s" in node:
-        e1 = e2 = spec.quantity(f"{where}.sqrt_s", "energy") / 2.0
+    top = spec.data["beams"]
+    preset = machine(top["machine"]) if "machine" in top else None
+    if "crossing_angle" in top:
+        angle = spec.quantity("beams.crossing_angle", "angle")
+        if not angle < 0.5:
+            raise spec.error(
+                "beams.crossing_angle", "allowed: a full crossing angle below 0.5 rad (the factories use 0-83 mrad)"
+            )
     else:
+        angle = preset.crossing_angle_rad if preset is not None else 0.0
+    if "sqrt_s" in node:
+        sqrt_s0 = spec.quantity(f"{where}.sqrt_s", "energy")
+        ratio = preset.energy_ratio if preset is not None else 1.0
+        if ratio == 1.0 and angle == 0.0:
+            e1 = e2 = sqrt_s0 / 2.0
+        else:
+            e2 = sqrt_s0 / (2.0 * np.cos(0.5 * angle) * np.sqrt(ratio))
+            e1 = ratio * e2
+    elif "electron_energy" in node:
         e1 = spec.quantity(f"{where}.electron_energy", "energy")
         e2 = spec.quantity(f"{where}.positron_energy", "energy")
+    else:
+        e1, e2 = preset.electron_energy_gev, preset.positron_energy_gev
     spread = spec.data["beams"]["spread"]
     model = spread["model"]
+    rel = None
+    if "relative" in spread:
+        rel = (float(spread["relative"]), float(spread["relative"]))
+    elif preset is not None:
+        rel = (preset.relative_spread_electron, preset.relative_spread_positron)
+    kwargs: dict[str, float] = {}
     if model == "gaussian_sqrt_s":
-        return Beams(e1, e2, model, sigma_sqrt_s_gev=spec.quantity("beams.spread.sigma_sqrt_s", "energy"))
-    if model == "gaussian_per_beam":
-        if "relative" in spread:
-            s1, s2 = spread["relative"] * e1, spread["relative"] * e2
+        if "sigma_sqrt_s" in spread:
+            kwargs["sigma_sqrt_s_gev"] = spec.quantity("beams.spread.sigma_sqrt_s", "energy")
+        elif rel is not None:
+            kwargs["sigma_sqrt_s_gev"] = float(np.sqrt(e1 * e2) * np.cos(0.5 * angle) * np.hypot(*rel))
         else:
-            s1 = spec.quantity("beams.spread.sigma_electron", "energy")
-            s2 = spec.quantity("beams.spread.sigma_positron", "energy")
-        return Beams(e1, e2, model, sigma_electron_gev=s1, sigma_positron_gev=s2)
-    return Beams(e1, e2, "none")
+            raise spec.error("beams.spread", "model gaussian_sqrt_s needs sigma_sqrt_s (or relative, or a machine)")
+    elif model == "gaussian_per_beam":
+        if "sigma_electron" in spread or "sigma_positron" in spread:
+            kwargs["sigma_electron_gev"] = spec.quantity("beams.spread.sigma_electron", "energy")
+            kwargs["sigma_positron_gev"] = spec.quantity("beams.spread.sigma_positron", "energy")
+        elif rel is not None:
+            kwargs["sigma_electron_gev"], kwargs["sigma_positron_gev"] = rel[0] * e1, rel[1] * e2
+        else:
+            raise spec.error(
+                "beams.spread",
+                "model gaussian_per_beam needs relative, or sigma_electron and sigma_positron, or a machine",
+            )
+    return Beams(e1, e2, model, crossing_angle_rad=float(angle), **kwargs)
 
 
 def _grid(spec: CardSpec, center_gev: float | None = None) -> ScanGrid:
@@ -348,10 +416,15 @@ def _tracker(spec: CardSpec) -> Tracker | None:
         threshold_electrons=int(t["threshold_electrons"]),
         delta_t_min_gev=q("tracker.delta_t_min", "energy"),
         eloss_model=t["energy_loss"],
+        nuclear_stopping=bool(t["nuclear_stopping"]),
+        multiple_scattering=bool(t["multiple_scattering"]),
+        time_window_ns=None if t["time_window"] is None else q("tracker.time_window", "time"),
         beam_pipe=pipe,
         finder_tolerance_sigmas=float(f["tolerance_sigmas"]),
         finder_min_hits=int(f["min_hits"]),
         circle_min_radius_cm=q("finder.circle_min_radius", "length"),
+        finder_min_hits_per_ray=int(f["min_hits_per_ray"]),
+        finder_ray_inner_radius_cm=None if f["ray_inner_radius"] is None else q("finder.ray_inner_radius", "length"),
         paper=paper,
     )
 
@@ -409,7 +482,14 @@ def _monophoton_card(spec: CardSpec) -> MonophotonCard:
     analysis = data["analysis"]
     cos_theta_b = float(analysis["cos_theta_b"])
     regions = _regions(spec) if experiment == "belle2" else {}
-    selection = MonophotonSelection(experiment, cos_theta_b, (calorimeter.theta_min, calorimeter.theta_max), regions)
+    selection = MonophotonSelection(
+        experiment,
+        cos_theta_b,
+        (calorimeter.theta_min, calorimeter.theta_max),
+        regions,
+        bbg_margin_sigma=float(analysis.get("bbg_margin_sigma", 0.0)),
+        resolution=calorimeter.resolution,
+    )
     mcp = data["mcp"]
     physics = {
         "mass_gev": spec.quantity("mcp.mass", "energy"),
@@ -434,7 +514,7 @@ def _monophoton_card(spec: CardSpec) -> MonophotonCard:
                 ) from None
             label = f"{point['label']}_{name}"
             process_obj = BeamProcess(beams, inner, name)
-            datasets.append(Dataset(label, point["label"], name, process_obj, lumi, Streams.dataset(i, j)))
+            datasets.append(Dataset(label, point["label"], name, process_obj, lumi, Streams.dataset(i, j), (i, j)))
     run, output = _options(spec)
     return MonophotonCard(
         spec,
@@ -443,6 +523,7 @@ def _monophoton_card(spec: CardSpec) -> MonophotonCard:
         selection,
         tuple(datasets),
         gbg_events=dict(analysis["gbg_events"]),
+        gbg=str(analysis.get("gbg", "rescaled")),
         f_ng=dict(analysis["f_ng"]),
         chain_points=dict(analysis["chain_points"]),
         run=run,

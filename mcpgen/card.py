@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -25,6 +26,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .cardlimits import MAX_SET_DEPTH, LimitedComposer, check_semantics, check_values, short
 from .errors import CardError
 from .units import parse_quantity
 
@@ -43,6 +45,8 @@ __all__ = [
 
 CARD_VERSION = 1
 KINDS = ("chi_pair", "monophoton")
+#: Size of a card file: the largest bundled card is a few kB.
+MAX_CARD_BYTES = 1_000_000
 
 #: Every value used where a card is silent (documented in docs/cards.md). ``common`` applies to
 #: both kinds; ``tracker`` / ``finder`` / ``paper`` inside ``detector`` when a tracker is given;
@@ -61,8 +65,10 @@ DEFAULTS: dict[str, Any] = {
             "workers": 1,
             "unweighted": False,
             "pilot_events": 65_536,
+            "executor": "local",
+            "scheduler": None,
         },
-        "output": {"dir": "out", "compression": "lz4:1"},
+        "output": {"dir": "out", "compression": "lz4:1", "formats": ["root"], "event_weights": "unweighted"},
     },
     "chi_pair": {
         "isr": {"kernel": "kuraev_fadin", "x_max": "kinematic"},
@@ -83,8 +89,18 @@ DEFAULTS: dict[str, Any] = {
         "threshold_electrons": 1,
         "delta_t_min": "1 keV",
         "energy_loss": "bethe",
+        "nuclear_stopping": False,
+        "multiple_scattering": False,
+        "time_window": None,
     },
-    "finder": {"tolerance_sigmas": 3.0, "min_hits": 4, "circle_min_radius": "3 m", "random_trigger_events": 100_000},
+    "finder": {
+        "tolerance_sigmas": 3.0,
+        "min_hits": 4,
+        "circle_min_radius": "3 m",
+        "random_trigger_events": 100_000,
+        "min_hits_per_ray": 2,
+        "ray_inner_radius": None,
+    },
     "paper": {
         "i_min": "25 eV/cm",
         "l_min": "10 cm",
@@ -104,12 +120,17 @@ SPREAD_FIELDS = {
 }
 
 
-class _CardLoader(yaml.SafeLoader):
+class _CardLoader(LimitedComposer, yaml.SafeLoader):
     """YAML 1.2-style scalars: ``1e-3`` is a float and ``off``/``yes`` stay strings.
 
     PyYAML follows YAML 1.1, where ``1e-3`` is a string and ``off`` is false -- both surprise
-    physicists writing cards (``epsilon: 1e-3``, ``kernel: off``).
+    physicists writing cards (``epsilon: 1e-3``, ``kernel: off``). Bounded aliases and nesting,
+    no duplicate keys and no base-60 numbers (:class:`mcpgen.cardlimits.LimitedComposer`).
     """
+
+
+_CardLoader.add_constructor("tag:yaml.org,2002:int", LimitedComposer.construct_yaml_int)
+_CardLoader.add_constructor("tag:yaml.org,2002:float", LimitedComposer.construct_yaml_float)
 
 
 _CardLoader.yaml_implicit_resolvers = {
@@ -159,6 +180,8 @@ class CardSpec:
         node: Any = self.data
         for key in path.split("."):
             if isinstance(node, list):
+                if not key.isdigit():
+                    return default
                 index = int(key)
                 if index >= len(node):
                     return default
@@ -176,12 +199,14 @@ class CardSpec:
             return parse_quantity(value, dimension)
         except ValueError as exc:  # the schema checked the form; keep a clear message
             raise self.error(path, str(exc)) from None
+        if not math.isfinite(value):
+            raise self.error(path, "the number is not finite")
 
     def error(self, path: str, why: str, value: Any = ...) -> CardError:
         """A :class:`CardError` for the field at ``path`` (value looked up unless given)."""
         value = self.get(path) if value is ... else value
         return CardError(
-            f"Invalid card {self.source}: field '{path}' = {value!r}: {why}.",
+            f"Invalid card {self.source}: field '{path}' = {short(value)}: {why}.",
             source=self.source,
             field=path,
             value=value,
@@ -263,21 +288,21 @@ def _error_text(error: jsonschema.ValidationError) -> str:
         return f"field '{_path(parts)}' {_describe(error)}"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = error.schema.get("properties", {})
-        extra = sorted(set(error.instance) - set(known))
+        extra = sorted(set(error.instance) - set(known), key=str)
         where = _path(parts + [extra[0]])
         allowed = ", ".join(sorted(known)) or "none in this version"
         return (
-            f"field '{where}' = {error.instance[extra[0]]!r} is not a known field; "
+            f"field '{where}' = {short(error.instance[extra[0]])} is not a known field; "
             f"allowed fields in '{_path(parts)}': {allowed}"
         )
-    return f"field '{_path(parts)}' = {error.instance!r} {_describe(error)}"
+    return f"field '{_path(parts)}' = {short(error.instance)} {_describe(error)}"
 
 
 def _validate_schema(data: dict, source: str) -> None:
     version = data.get("version")
     if version != CARD_VERSION:
         raise CardError(
-            f"Invalid card {source}: field 'version' = {version!r} is not supported; "
+            f"Invalid card {source}: field 'version' = {short(version)} is not supported; "
             f"this mcpgen reads 'version: {CARD_VERSION}'.",
             source=source,
             field="version",
@@ -307,7 +332,8 @@ def _check_spread(spec: CardSpec) -> None:
     if stray:
         uses = ", ".join(sorted(SPREAD_FIELDS[model])) or "nothing"
         raise spec.error(f"beams.spread.{stray[0]}", f"does not apply to spread model '{model}' (it uses: {uses})")
-    if model == "gaussian_sqrt_s" and "sigma_sqrt_s" not in spread:
+    preset = "machine" in spec.data["beams"]  # a machine preset supplies the widths it needs
+    if model == "gaussian_sqrt_s" and "sigma_sqrt_s" not in spread and not preset:
         raise spec.error(
             "beams.spread.sigma_sqrt_s", "is required by spread model 'gaussian_sqrt_s' (e.g. '2.1 MeV')", None
         )
@@ -316,10 +342,12 @@ def _check_spread(spec: CardSpec) -> None:
             raise spec.error(
                 "beams.spread.relative", "give either 'relative' or 'sigma_electron' and 'sigma_positron', not both"
             )
-        if "relative" not in spread and not ("sigma_electron" in spread and "sigma_positron" in spread):
+        widths = "relative" in spread or ("sigma_electron" in spread and "sigma_positron" in spread)
+        if not widths and not preset:
             raise spec.error(
                 "beams.spread",
-                "model 'gaussian_per_beam' needs 'relative' or both 'sigma_electron' and 'sigma_positron'",
+                "model 'gaussian_per_beam' needs 'relative', both 'sigma_electron' and 'sigma_positron', "
+                "or a beams.machine preset",
             )
 
 
@@ -370,6 +398,12 @@ def _check_monophoton(spec: CardSpec) -> None:
             raise spec.error(f"beams.points.{i}.luminosity", "must be positive")
 
 
+def _check_run(spec: CardSpec) -> None:
+    run = spec.data["run"]
+    if run.get("scheduler") is not None and run.get("executor") != "dask":
+        raise spec.error("run.scheduler", "a scheduler address needs run.executor: dask")
+
+
 def _apply_override(data: dict, item: str, source: str) -> None:
     """Apply ``path.to.field=value`` (value parsed as YAML) to ``data`` in place."""
     if "=" not in item:
@@ -379,21 +413,31 @@ def _apply_override(data: dict, item: str, source: str) -> None:
         )
     path, text = item.split("=", 1)
     keys = [k for k in path.strip().split(".") if k]
+    shown = short(item)
     if not keys:
-        raise CardError(f"Invalid --set '{item}' for card {source}: the field path is empty.", source=source)
+        raise CardError(f"Invalid --set {shown} for card {source}: the field path is empty.", source=source)
+    if len(keys) > MAX_SET_DEPTH:
+        raise CardError(
+            f"Invalid --set {shown} for card {source}: the field path has {len(keys)} parts "
+            f"(at most {MAX_SET_DEPTH}).",
+            source=source,
+        )
     try:
         value = parse_yaml(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise CardError(
-            f"Invalid --set '{item}' for card {source}: the value is not valid YAML ({exc}).", source=source
+            f"Invalid --set {shown} for card {source}: the value is not valid YAML ({short(problem)}).",
+            source=source,
         ) from None
+    check_values(value, source, path.strip())
     node = data
     for depth, key in enumerate(keys[:-1]):
         child = node.setdefault(key, {})
         if not isinstance(child, dict):
             where = ".".join(keys[: depth + 1])
             raise CardError(
-                f"Invalid --set '{item}' for card {source}: field '{where}' = {child!r} is not a section.",
+                f"Invalid --set {shown} for card {source}: field '{where}' = {short(child)} is not a section.",
                 source=source,
                 field=where,
                 value=child,
@@ -409,13 +453,15 @@ def check_card(raw: Any, source: str = "<card>", overrides=()) -> CardSpec:
             f"Invalid card {source}: the top level must be a mapping of sections, got {type(raw).__name__}.",
             source=source,
         )
+    check_values(raw, source)
     data = copy.deepcopy(raw)
     for item in overrides:
         _apply_override(data, item, source)
+    check_values(data, source)
     kind = card_kind(data)
     if kind == "monophoton" and "process" in data:
         raise CardError(
-            f"Invalid card {source}: field 'process' = {data['process']!r}: "
+            f"Invalid card {source}: field 'process' = {short(data['process'])}: "
             "a monophoton card uses 'processes' (a list).",
             source=source,
             field="process",
@@ -425,6 +471,8 @@ def check_card(raw: Any, source: str = "<card>", overrides=()) -> CardSpec:
     _validate_schema(data, source)
     spec = CardSpec(kind, data, source)
     (_check_monophoton if kind == "monophoton" else _check_chi_pair)(spec)
+    _check_run(spec)
+    check_semantics(spec)
     return spec
 
 
@@ -441,7 +489,17 @@ def read_card(card: str | Path, overrides=()) -> CardSpec:
     path = _locate(card)
     source = str(path)
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if size > MAX_CARD_BYTES:
+            raise CardError(
+                f"Invalid card {source}: {size} bytes; a card has at most {MAX_CARD_BYTES} bytes.", source=source
+            )
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CardError(
+            f"Invalid card {source}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the card as UTF-8.",
+            source=source,
+        ) from None
     except FileNotFoundError:
         names = ", ".join(sorted(bundled_cards()))
         hint = f" (bundled cards: {names})" if names else ""
@@ -450,10 +508,9 @@ def read_card(card: str | Path, overrides=()) -> CardSpec:
         raise CardError(f"Card {source} cannot be read: {exc.strerror}.", source=source) from None
     try:
         raw = parse_yaml(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CardError(
-            f"Invalid card {source}: not valid YAML{where} ({getattr(exc, 'problem', exc)}).", source=source
-        ) from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise CardError(f"Invalid card {source}: not valid YAML{where} ({short(problem)}).", source=source) from None
     return check_card(raw, source, overrides)

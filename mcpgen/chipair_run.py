@@ -26,6 +26,7 @@ from detsim.simulate import build_tables, random_trigger, simulate
 
 from .build import ChiPairCard
 from .engine import Chunk, ChunkStats, Engine
+from .eventfiles import EventFileSink, EventFileTee, event_file_names
 from .output import BranchLayout, RootEventWriter, versions, write_json_atomic
 from .results import Result
 from .rng import Stream, Streams, block_source, uniforms
@@ -121,6 +122,7 @@ class ChiPairSummary(Result):
     random_trigger: dict | None
     seconds: float
     versions: dict
+    event_files: dict | None = None
 
     @property
     def cross_section_pb(self) -> tuple[float, float]:
@@ -170,6 +172,8 @@ class ChiPairSummary(Result):
             out["efficiencies"] = {f: (s["sigma_pb"] / sigma if sigma > 0 else 0.0) for f, s in signal.items()}
         if self.random_trigger is not None:
             out["random_trigger"] = self.random_trigger
+        if self.event_files:
+            out["event_files"] = self.event_files
         rate = self.n_trials / self.seconds if self.seconds else None
         out["timing"] = {"seconds": self.seconds, "events_per_second": rate}
         out["card"] = self.card.data
@@ -191,6 +195,8 @@ class ChiPairSummary(Result):
                 f"random trigger: {rt['fake_line']} fakes in {rt['n_events']} noise-only events "
                 f"(analytic {rt['fake_rate_line_analytic_per_1e6']:.3g} per 1e6)"
             )
+        if self.event_files:
+            lines.append(_format_event_files(self.event_files))
         out = self.out_dir
         lines.append(
             f"{d['process']}: sigma = {d['cross_section_pb']:.6g} +- {d['cross_section_err_pb']:.2g} pb; "
@@ -199,6 +205,40 @@ class ChiPairSummary(Result):
             f"({d['timing']['events_per_second']:.3g} events/s)"
         )
         return "\n".join(lines)
+
+
+def _format_event_files(info: dict) -> str:
+    """One line on the event files of a run: files, weighting, overweight fraction."""
+    text = f"event files ({info['weighting']}, {info['n_events']} events): {', '.join(info['files'])}"
+    if info.get("overweight_fraction") is not None:
+        text += f"; overweight events {info['n_overweight']} ({100 * info['overweight_fraction']:.3g} %)"
+    return text
+
+
+def event_file_sink(card, process, stem: str, out_dir: Path, seed: int, w_max: float | None, **streams):
+    """The :class:`~mcpgen.eventfiles.EventFileSink` of ``card``'s ``output.formats`` for one tree
+    (None without formats). ``w_max``: pilot maximum per entry [pb] for unweighting (None: weights
+    as in events.root, 'weighted' on the card or a run that is unweighted already)."""
+    formats = card.output.formats
+    if not formats:
+        return None
+    beams = process.beams
+
+    def metadata():
+        return {"card": card.to_yaml(), "seed": seed, "versions": versions(), "physics": process.describe()}
+
+    return EventFileSink(
+        event_file_names(out_dir, stem, formats),
+        process.name,
+        process,
+        seed=seed,
+        w_max=w_max if card.output.event_weights == "unweighted" else None,
+        already_unweighted=card.run.unweighted,
+        chi_pdg=card.output.chi_pdg,
+        metadata=metadata,
+        beam_energies_gev=(float(beams.electron_energy_gev), float(beams.positron_energy_gev)),
+        **streams,
+    )
 
 
 def _random_trigger(card: ChiPairCard, seed: int) -> dict | None:
@@ -242,11 +282,27 @@ def run_chi_pair(
         return ChiPairTask(process, seed, start, stop, n_events, unweighted, w_max, tracker, tables)
 
     writer = RootEventWriter(out_dir / "events.root", "events", card.output.compression)
+    sink = None
+    if card.output.formats and not unweighted and card.output.event_weights == "unweighted":
+        # event files unweighted against the pilot maximum (per entry: W_max / N)
+        file_w_max = max_weight(process, seed, card.run.pilot_events) / n_events
+    else:
+        file_w_max = None
     with engine, writer:
-        stats = engine.produce(chipair_chunk, engine.tasks(n_events, task), layout=LAYOUT, writer=writer)
+        sink = event_file_sink(card, process, "events", out_dir, seed, file_w_max)
+        tee = writer if sink is None else EventFileTee(writer, {"events": sink})
+        try:
+            stats = engine.produce(chipair_chunk, engine.tasks(n_events, task), layout=LAYOUT, writer=tee)
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
         elapsed = time.perf_counter() - started
         rt = _random_trigger(card, seed)
-        summary = ChiPairSummary(card, out_dir, seed, n_events, chunk, workers, stats, w_max, rt, elapsed, versions())
+        files = None if sink is None else sink.finish(*stats.total.sigma_pb(n_events))
+        summary = ChiPairSummary(
+            card, out_dir, seed, n_events, chunk, workers, stats, w_max, rt, elapsed, versions(), files
+        )
         document = json.dumps(summary.to_dict(), default=float)
         writer.metadata = {"mcpgen_summary": document, "mcpgen_card": card.to_yaml()}
     write_json_atomic(out_dir / "summary.json", summary.to_dict())

@@ -1,4 +1,4 @@
-"""Command line: ``mcpgen run | scan | validate | figure``; ``mcpgen --card CARD ...`` is ``run``.
+"""Command line: ``mcpgen run | scan | validate | figure | convert``; ``mcpgen --card CARD ...`` is ``run``.
 
 The commands live in :mod:`mcpgen.commands` and are loaded by name when one is invoked (click's
 lazy-loading pattern), so ``mcpgen --help`` and ``mcpgen --version`` load click alone. Errors
@@ -25,6 +25,7 @@ COMMANDS = {
     "scan": ("scan_command", "(m, eps) scan with eps reweighting: scan.json, scan.root and a plot."),
     "validate": ("validate_command", "MC vs every analytic approximation of the papers: table, JSON, plots."),
     "figure": ("figure_command", "Regenerate a figure of the papers: g1 g2 g3 l3 l5 l6 l8."),
+    "convert": ("convert_command", "Convert an events.root tree into LHE or HepMC for a full simulation."),
 }
 
 

@@ -4,28 +4,35 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import click
 
 from .build import load_card
 from .errors import UsageError
+from .eventfiles import convert_root
 from .figures import FIGURES, make_figure
 from .options import (
     card_option,
     events_option,
+    executor_option,
+    executor_overrides,
     out_option,
+    output_overrides,
     parse_count,
     parse_seed,
     run_options,
+    scheduler_option,
     seed_option,
     set_option,
+    workers_option,
 )
 from .output import prepare_dir
 from .pipeline import run
 from .scan import run_scan
 from .validate import run_validate
 
-__all__ = ["run_command", "scan_command", "validate_command", "figure_command"]
+__all__ = ["run_command", "scan_command", "validate_command", "figure_command", "convert_command"]
 
 
 def _card(card_path: str | None, overrides):
@@ -38,9 +45,25 @@ def _card(card_path: str | None, overrides):
 
 @click.command("run")
 @run_options
-def run_command(card_path, n_text, seed_text, out_dir, overrides, workers_text, chunk_text, progress):
-    """Generate events from a card: events.root and summary.json."""
-    card = _card(card_path, overrides)
+def run_command(
+    card_path,
+    n_text,
+    seed_text,
+    out_dir,
+    overrides,
+    workers_text,
+    chunk_text,
+    progress,
+    formats=(),
+    event_weights=None,
+    executor=None,
+    scheduler=None,
+):
+    """Generate events from a card: events.root and summary.json (and LHE / HepMC files with --format)."""
+    card = _card(
+        card_path,
+        (*overrides, *output_overrides(formats, event_weights), *executor_overrides(executor, scheduler)),
+    )
     n_events = parse_count(n_text) if n_text is not None else card.run.n_events
     seed = parse_seed(seed_text)
     workers = parse_count(workers_text, "--workers") if workers_text else card.run.workers
@@ -56,9 +79,13 @@ def run_command(card_path, n_text, seed_text, out_dir, overrides, workers_text, 
 @events_option
 @seed_option
 @set_option
-def scan_command(card_path, out_dir, n_text, seed_text, overrides):
+@workers_option
+@executor_option
+@scheduler_option
+def scan_command(card_path, out_dir, n_text, seed_text, overrides, workers_text=None, executor=None, scheduler=None):
     """(m, eps) scan with eps reweighting: scan.json, scan.root and a contour plot."""
-    card = _card(card_path, overrides)
+    workers = [f"run.workers={parse_count(workers_text, '--workers')}"] if workers_text else []
+    card = _card(card_path, (*overrides, *workers, *executor_overrides(executor, scheduler)))
     n = parse_count(n_text) if n_text else None
     seed = parse_seed(seed_text)
     if card.scan is None:
@@ -83,12 +110,51 @@ def validate_command(card_path, out_dir, n_text, seed_text, overrides):
 @click.argument("name")
 @out_option("figures")
 @events_option
-def figure_command(name, out_dir, n_text):
+@click.option(
+    "--workers",
+    "workers_text",
+    metavar="K",
+    help="Worker processes of the local dask cluster (with --executor dask and no --scheduler).",
+)
+@executor_option
+@scheduler_option
+def figure_command(name, out_dir, n_text, workers_text=None, executor=None, scheduler=None):
     """Regenerate a paper figure: g1 g2 g3 (Gorbunov et al.), l3 l5 l6 l8 (Liang et al.)."""
     n = parse_count(n_text) if n_text else None
+    workers = parse_count(workers_text, "--workers") if workers_text else 1
+    executor = "dask" if scheduler is not None else (executor or "local")
     if name not in FIGURES:
         raise UsageError(f"unknown figure {name!r}; allowed: {', '.join(FIGURES)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # empty contours / all-nan masses
-        files = make_figure(name, prepare_dir(out_dir), n)
+        files = make_figure(name, prepare_dir(out_dir), n, executor=executor, scheduler=scheduler, workers=workers)
     click.echo(f"figure {name}: {files}")
+
+
+@click.command("convert")
+@click.argument("source", metavar="EVENTS_ROOT")
+@click.argument("destination", metavar="OUTPUT")
+@click.option(
+    "--tree", default=None, help="Tree to convert (default: events, or the only tree; monophoton: a dataset)."
+)
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(("lhe", "hepmc3", "hepmc2"), case_sensitive=False),
+    default=None,
+    help="Output format (default: from the name: .lhe, .hepmc/.hepmc3, .hepmc2, each optionally .gz).",
+)
+@click.option("--chi-pdg", "chi_pdg", type=int, default=None, help="PDG id of chi (default 52 spin 1/2, 51 spin 0).")
+def convert_command(source, destination, tree, format_name, chi_pdg):
+    """Convert a tree of an mcpgen events.root into LHE or HepMC (weights as in the tree)."""
+    if not Path(source).is_file():
+        raise UsageError(f"no such file {source!r}; give an events.root written by 'mcpgen run'.")
+    prepare_dir(Path(destination).parent)
+    try:
+        result = convert_root(source, destination, format=format_name, tree=tree, chi_pdg=chi_pdg)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    click.echo(
+        f"{result['process']} ({result['tree']}): {result['n_events']} events, sigma = "
+        f"{result['cross_section_pb']:.6g} +- {result['cross_section_err_pb']:.2g} pb -> {result['path']}"
+    )

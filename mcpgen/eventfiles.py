@@ -96,7 +96,7 @@ from generator.final_state import (
     reconstruct_beams,
 )
 
-from .rng import Stage, uniforms
+from .rng import Stream, Streams, uniforms
 
 __all__ = [
     "EVENT_FORMATS",
@@ -109,13 +109,21 @@ __all__ = [
     "open_event_file",
     "unweight",
     "convert_root",
+    "events_from_branches",
+    "event_file_names",
+    "EventFileSink",
+    "EventFileTee",
 ]
 
 #: Formats and the file-name endings that select them (each also with ``.gz``)
 EVENT_FORMATS = {"lhe": (".lhe",), "hepmc3": (".hepmc", ".hepmc3"), "hepmc2": (".hepmc2",)}
 
 #: Random-stream key of the final-state uniforms (νν̄ flavour and angle) when converting files
-FINAL_STATE_STREAM = (Stage.GENERATOR, 900)
+#: (registered in :class:`mcpgen.rng.Streams` as ``final_state``)
+FINAL_STATE_STREAM = Streams.final_state.key
+
+#: File-name ending of each format written by ``mcpgen run`` (``output.formats``)
+RUN_ENDINGS = {"lhe": ".lhe", "hepmc3": ".hepmc", "hepmc2": ".hepmc2"}
 
 HEPMC_STATUS_BEAM = 4  #: HepMC status of the incoming beams
 HEPMC_STATUS_ISR_LEPTON = 21  #: HepMC status of the lepton entering the hard process after ISR
@@ -744,8 +752,10 @@ def convert_root(
         meta.update(metadata)
     sigma = summary.get("cross_section_pb") if tree == "events" else None
     sigma_err = summary.get("cross_section_err_pb") if tree == "events" else None
-
-    import awkward as ak
+    for dataset in summary.get("datasets", ()):  # monophoton run: one tree per dataset
+        if isinstance(dataset, dict) and dataset.get("dataset") == tree:
+            sigma, sigma_err = dataset.get("cross_section_pb"), dataset.get("cross_section_err_pb")
+            physics = {**physics, **_dataset_physics(summary, dataset)}
 
     writer = open_event_file(
         destination,
@@ -758,12 +768,7 @@ def convert_root(
     start = 0
     with writer:
         for chunk in uproot.iterate(f"{source}:{tree}", wanted, step_size=step_size, library="ak"):
-            fields = {
-                r: ak.zip({c: chunk[f"{r}_{c}"] for c in ("px", "py", "pz", "E")}, with_name="Momentum4D")
-                for r in records
-            }
-            fields["weight"] = chunk["weight"]
-            events = ak.zip(fields, depth_limit=1)
+            events = events_from_branches(chunk, name)
             n = len(events)
             u = None
             if final_state_uniforms(name):
@@ -822,3 +827,173 @@ def _process_from_branches(branches: set, tree: str) -> str:
         + "); converting needs the four-momenta of every outgoing particle as <particle>_px/_py/_pz/_E "
         "branches (" + "; ".join(f"{n}: {', '.join(PROCESSES[n])}" for n in PROCESSES) + ") and weight"
     )
+
+
+def _dataset_physics(summary: dict, dataset: dict) -> dict:
+    """χ constants and nominal beams of a monophoton dataset from a run summary (may be partial)."""
+    card = summary.get("card") if isinstance(summary.get("card"), dict) else {}
+    mcp = card.get("mcp", {}) if isinstance(card.get("mcp"), dict) else {}
+    out = {}
+    for key, name in (("mass_gev", "mass"), ("epsilon", "epsilon"), ("spin", "spin")):
+        value = mcp.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) or key == "spin" and value:
+            out[key] = value
+    beams = dataset.get("beams")
+    if isinstance(beams, dict):
+        out.update(beams)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Event files written by a run, beside events.root
+# ------------------------------------------------------------------------------------------
+def events_from_branches(branches, name: str):
+    """The awkward events of process ``name`` (:data:`generator.final_state.PROCESSES`) from flat
+    branches ``<particle>_px/_py/_pz/_E`` and ``weight`` (a dict of arrays or an awkward record
+    array, e.g. a chunk of ``events.root`` or of the ROOT writer)."""
+    import awkward as ak
+
+    fields = {
+        r: ak.zip(
+            {c: ak.Array(np.asarray(branches[f"{r}_{c}"])) for c in ("px", "py", "pz", "E")}, with_name="Momentum4D"
+        )
+        for r in PROCESSES[name]
+    }
+    fields["weight"] = ak.Array(np.asarray(branches["weight"], dtype=float))
+    return ak.zip(fields, depth_limit=1)
+
+
+def event_file_names(out_dir, stem: str, formats) -> list[Path]:
+    """Paths of the event files of ``formats`` ('lhe', 'hepmc3', 'hepmc2', each optionally with
+    '.gz'): ``out_dir/stem.lhe``, ``stem.hepmc`` (HepMC3), ``stem.hepmc2`` (+ '.gz')."""
+    paths = []
+    for spec in formats:
+        key, _, gz = spec.partition(".")
+        if key not in RUN_ENDINGS or gz not in ("", "gz"):
+            raise ValueError(f"event file format must be one of {sorted(RUN_ENDINGS)} (optionally .gz), got {spec!r}")
+        paths.append(Path(out_dir) / f"{stem}{RUN_ENDINGS[key]}{'.gz' if gz else ''}")
+    return paths
+
+
+class EventFileSink:
+    """The event files of one tree of a run, fed with the tree's branch chunks in entry order.
+
+    ``paths``: the files (format from the name); ``name``: the process (:data:`PROCESSES`);
+    ``process``: the process object (χ mass, ε, spin, Z propagator for :func:`final_state`);
+    ``seed``, ``final_state_stream``, ``unweighting_stream``: the streams of the final-state and
+    unweighting uniforms, keyed by entry number (:class:`mcpgen.rng.Streams`); ``w_max``: the
+    pilot maximum in the units of the ``weight`` branch (pb per entry) -- given, the events are
+    unweighted by :func:`unweight` (kept weight max(w, w_max)) and the overweight events counted;
+    None writes the weights as they are; ``already_unweighted``: the tree holds unweighted events
+    (``run.unweighted``), marked so in the files. ``metadata``: header content (mapping or
+    callable). Use :meth:`finish` with the run's σ ± δσ, or :meth:`abort`.
+    """
+
+    def __init__(
+        self,
+        paths,
+        name: str,
+        process=None,
+        *,
+        seed: int = 0,
+        final_state_stream: Stream = Streams.final_state,
+        unweighting_stream: Stream = Streams.event_unweighting,
+        w_max: float | None = None,
+        already_unweighted: bool = False,
+        chi_pdg: int | None = None,
+        metadata: Mapping | Callable[[], Mapping] | None = None,
+        beam_energies_gev: tuple[float, float] | None = None,
+        compresslevel: int = 6,
+    ):
+        self.name = name
+        self.process = process
+        self.seed = int(seed)
+        self.final_state_stream = final_state_stream
+        self.unweighting_stream = unweighting_stream
+        self.w_max = None if w_max is None else float(w_max)
+        self.chi_pdg = chi_pdg
+        self.entries = 0
+        self.n_overweight = 0
+        unweighted = already_unweighted or self.w_max is not None
+        self.writers = []
+        try:
+            for path in paths:
+                self.writers.append(
+                    open_event_file(
+                        path,
+                        metadata=metadata,
+                        unweighted=unweighted,
+                        beam_energies_gev=beam_energies_gev,
+                        compresslevel=compresslevel,
+                    )
+                )
+        except BaseException:
+            self.abort()
+            raise
+        self.unweighted = unweighted
+
+    def add(self, branches) -> None:
+        """Append one chunk of the tree's branches (entries ``self.entries`` onwards)."""
+        n = len(branches["weight"])
+        if n == 0:
+            return
+        start, stop = self.entries, self.entries + n
+        events = events_from_branches(branches, self.name)
+        rows = final_state_uniforms(self.name)
+        u = self.final_state_stream.uniforms(self.seed, start, stop, rows) if rows else None
+        table = final_state(events, self.process, u=u, chi_pdg=self.chi_pdg)
+        if self.w_max is not None:
+            u_acc = self.unweighting_stream.uniforms(self.seed, start, stop, 1)[0]
+            table, n_over = unweight(table, u_acc, self.w_max)
+            self.n_overweight += n_over
+        for writer in self.writers:
+            writer.write(table)
+        self.entries = stop
+
+    def finish(self, sigma_pb: float, sigma_err_pb: float) -> dict:
+        """Commit the files with the run's σ ± δσ [pb]; returns what the summary records."""
+        try:
+            for writer in self.writers:
+                writer.set_cross_section(sigma_pb, sigma_err_pb)
+                writer.close()
+        except BaseException:
+            self.abort()
+            raise
+        n_written = self.writers[0].n_events if self.writers else 0
+        return {
+            "files": [str(w.path) for w in self.writers],
+            "weighting": "unweighted" if self.unweighted else "weighted",
+            "n_events": n_written,
+            "max_weight_pb": self.w_max,
+            "n_overweight": self.n_overweight if self.w_max is not None else None,
+            "overweight_fraction": (self.n_overweight / n_written if n_written else 0.0)
+            if self.w_max is not None
+            else None,
+            "chi_pdg": self.writers[0].info.get("chi_pdg") if self.writers else None,
+        }
+
+    def abort(self) -> None:
+        """Drop every file of the sink."""
+        for writer in self.writers:
+            writer.abort()
+
+
+class EventFileTee:
+    """A ROOT event writer that also feeds the event-file sinks of its trees (``sinks``: tree
+    name -> :class:`EventFileSink`; the writer's default tree under None). Hands to the chunk
+    loop in place of the ROOT writer: ``extend(branches, tree)`` writes the ROOT tree, then the
+    tree's event files."""
+
+    def __init__(self, root_writer, sinks: dict):
+        self.root = root_writer
+        self.sinks = sinks
+
+    def extend(self, branches: dict, tree: str | None = None) -> None:
+        self.root.extend(branches, tree=tree)
+        sink = self.sinks.get(tree if tree is not None else self.root.tree_name)
+        if sink is not None:
+            sink.add(branches)
+
+    def abort(self) -> None:
+        for sink in self.sinks.values():
+            sink.abort()

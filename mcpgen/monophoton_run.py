@@ -28,13 +28,17 @@ from analysis.bbg import e_max_asymmetric, e_max_symmetric, lab_to_cm_theta
 from analysis.cutflow import CutFlow, WeightSum, cumulative
 from analysis.selections import MonophotonSelection, bbg_minimum_energy, optimise_energy_window
 from detsim import ecl
+from generator.final_state import PROCESSES
 from generator.monophoton import sigma_nunu_pb
 
 from . import plots
 from .build import Dataset, MonophotonCard
+from .chipair_run import event_file_sink
 from .engine import Chunk, ChunkStats, Engine
+from .eventfiles import EventFileTee
 from .output import BranchLayout, RootEventWriter, versions, write_json_atomic
 from .results import Result
+from .rng import Streams
 
 __all__ = [
     "FINAL_STATES",
@@ -82,9 +86,16 @@ def layout(process_name: str) -> BranchLayout:
             ("theta_lab", "detector.photon.theta"),
             ("detected", "detector.detected"),
             ("veto", "detector.veto"),
+            *_four_momentum_columns(process_name),
         ),
         expand=("pass",),
     )
+
+
+def _four_momentum_columns(process_name: str) -> tuple[tuple[str, str], ...]:
+    """``<particle>_px/_py/_pz/_E`` (lab, GeV) of every outgoing particle of the process (the νν̄
+    system as ``missing_``): what the event files and ``mcpgen convert`` need."""
+    return tuple((f"{r}_{c}", f"{r}.{c}") for r in PROCESSES[process_name] for c in ("px", "py", "pz", "E"))
 
 
 @dataclass(frozen=True)
@@ -308,6 +319,20 @@ def _optimised_cuts(card: MonophotonCard, samples: dict) -> dict:
     return out
 
 
+def _dataset_event_files(card: MonophotonCard, ds: Dataset, n_events: int, out_dir: Path, seed: int):
+    """Event-file sink of dataset ``ds`` (``events_<label>.lhe`` ...; None without
+    ``output.formats``); unweighted against the maximum of a pilot sample of its own stream."""
+    if not card.output.formats:
+        return None
+    final_state_stream, unweighting_stream, pilot = Streams.event_files(*ds.index)
+    w_max = None
+    if card.output.event_weights == "unweighted":
+        u = pilot.uniforms(seed, 0, card.run.pilot_events, ds.process.n_uniforms)
+        w_max = 1.1 * float(np.max(ds.process.generate(u)["weight"])) / n_events
+    streams = {"final_state_stream": final_state_stream, "unweighting_stream": unweighting_stream}
+    return event_file_sink(card, ds.process, f"events_{ds.label}", out_dir, seed, w_max, **streams)
+
+
 def run_dataset(engine: Engine, card: MonophotonCard, ds: Dataset, n_events: int, **produce) -> ChunkStats:
     """Run the chunks of one dataset on ``engine`` (``produce``: writer, tree, on_sample ...)."""
 
@@ -350,11 +375,20 @@ def run_monophoton(
                 elif sum(len(p["weight"]) for p in kept) < PLOT_SAMPLE:
                     kept.append(sample)
 
-            stats = run_dataset(engine, card, ds, n_events, writer=writer, tree=ds.label, on_sample=on_sample)
+            sink = _dataset_event_files(card, ds, n_events, out_dir, engine.seed)
+            tee = writer if sink is None else EventFileTee(writer, {ds.label: sink})
+            try:
+                stats = run_dataset(engine, card, ds, n_events, writer=tee, tree=ds.label, on_sample=on_sample)
+            except BaseException:
+                if sink is not None:
+                    sink.abort()
+                raise
             extra: dict = {}
             if ds.process_name == "nunu_gamma":
                 s_nominal = ds.process.beams.sqrt_s0_gev**2
                 extra["sigma_nunu_total_fb"] = 1e3 * float(sigma_nunu_pb(s_nominal, ds.process.inner.z_propagator))
+            if sink is not None:
+                extra["event_files"] = sink.finish(*stats.total.sigma_pb(n_events))
             result = DatasetResult(ds, n_events, stats)
             if ds.process_name in ("ggg", "eeg"):
                 extra["bbg_survivor_fraction"] = _survivor_fraction(result.cutflow())

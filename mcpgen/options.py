@@ -21,7 +21,16 @@ __all__ = [
     "workers_option",
     "chunk_option",
     "progress_option",
+    "executor_option",
+    "scheduler_option",
     "run_options",
+    "executor_overrides",
+    "format_option",
+    "event_weights_option",
+    "cl_option",
+    "FORMAT_CHOICES",
+    "output_overrides",
+    "parse_cl",
     "parse_count",
     "parse_seed",
 ]
@@ -50,6 +59,44 @@ chunk_option = click.option("--chunk-size", "chunk_text", metavar="C", help="Eve
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Progress bar on stderr (default: only on a terminal)."
 )
+#: Event-file formats of ``mcpgen run`` (card ``output.formats``); 'root' is always written
+FORMAT_CHOICES = ("root", "lhe", "lhe.gz", "hepmc3", "hepmc3.gz", "hepmc2", "hepmc2.gz")
+format_option = click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
+    help="Also write event files: lhe, hepmc3, hepmc2 (+ .gz), repeatable [card: output.formats].",
+)
+event_weights_option = click.option(
+    "--event-weights",
+    "event_weights",
+    type=click.Choice(("unweighted", "weighted")),
+    default=None,
+    help="Event files unweighted against the pilot maximum or weighted [card: output.event_weights].",
+)
+cl_option = click.option(
+    "--cl",
+    "cl_text",
+    metavar="CL",
+    help="Confidence level of the limits: 90 or 95 (percent) [card: scan.cl].",
+)
+
+executor_option = click.option(
+    "--executor",
+    "executor",
+    type=click.Choice(["local", "dask"]),
+    default=None,
+    help="Where the chunks run: local processes or a dask cluster [card: run.executor].",
+)
+scheduler_option = click.option(
+    "--scheduler",
+    "scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="dask scheduler to connect to, e.g. tcp://host:8786 (implies --executor dask; without it a "
+    "local dask cluster of --workers processes starts) [card: run.scheduler].",
+)
 
 
 def out_option(default: str | None, help_text: str = "Output directory."):
@@ -69,6 +116,10 @@ def run_options(fn):
             workers_option,
             chunk_option,
             progress_option,
+            format_option,
+            event_weights_option,
+            executor_option,
+            scheduler_option,
         )
     ):
         fn = option(fn)
@@ -103,3 +154,42 @@ def parse_seed(text: str | None) -> int | None:
     if seed < 0:
         raise UsageError(f"--seed {text!r} is negative; give a non-negative integer, e.g. --seed 1.")
     return seed
+
+
+def output_overrides(formats, event_weights) -> tuple[str, ...]:
+    """Card overrides of ``--format`` (repeatable) and ``--event-weights``."""
+    out = []
+    if formats:
+        out.append("output.formats=[" + ", ".join(dict.fromkeys(f.lower() for f in formats)) + "]")
+    if event_weights:
+        out.append(f"output.event_weights={event_weights}")
+    return tuple(out)
+
+
+def parse_cl(text: str | None) -> float | None:
+    """Parse ``--cl``: None (the card's), 90 or 95 (percent; 0.90 and 0.95 are accepted too)."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--cl {text!r} is not a number; give 90 or 95 (percent).") from None
+    if value < 1:
+        value *= 100
+    if value not in (90.0, 95.0):
+        raise UsageError(f"--cl {text!r}: the confidence level must be 90 or 95 (percent).")
+    return value / 100
+
+
+def executor_overrides(executor: str | None, scheduler: str | None) -> list[str]:
+    """``--executor`` / ``--scheduler`` as card overrides (``run.executor``, ``run.scheduler``);
+    a scheduler address implies the dask executor."""
+    out = []
+    if scheduler is not None:
+        if executor == "local":
+            raise UsageError(f"--scheduler {scheduler!r} needs the dask executor; drop --executor local.")
+        executor = "dask"
+        out.append(f"run.scheduler={scheduler}")
+    if executor is not None:
+        out.append(f"run.executor={executor}")
+    return out

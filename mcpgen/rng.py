@@ -114,6 +114,7 @@ def block_source(seed: int, start: int, stop: int, *, keep=None, prefix: tuple[i
 _DATASET = detsim_streams.ECL_FIRST  # monophoton datasets: (stage, 100 + point, process)
 _SCAN = 200  # scans: (stage, 200, point, mass)
 _VALIDATE = 300  # validation samples: (stage, 300, sample)
+_EVENT_FILES = 900  # event files (LHE / HepMC): (stage, 900[, point, process])
 
 
 class Streams:
@@ -127,6 +128,11 @@ class Streams:
       process)`` and calorimeter ``(3, 100 + point, process)``.
     * :meth:`scan`: a scan sample of collider point ``point`` and mass index ``mass``.
     * :meth:`validation`: an independent sample of the validation table, numbered by ``sample``.
+    * ``final_state`` / ``event_unweighting``: the event files (LHE / HepMC) of a chi_pair run or
+      of a converted ``events.root`` tree -- the uniforms of the full final state (νν̄ flavour and
+      angles, ``generator.final_state``) and of the hit-or-miss unweighting against the pilot
+      maximum, keyed by entry number (keys ``(0, 900)``, ``(2, 900)``); :meth:`event_files` gives
+      the same three streams (pilot too) for monophoton dataset ``(point, process)``.
 
     Detector stages with their own key families (:meth:`dataset`, :meth:`scan`, :meth:`validation`)
     hand :func:`block_source` the detector stream's key as ``prefix``.
@@ -135,6 +141,8 @@ class Streams:
     generator = Stream((Stage.GENERATOR,))
     pilot = Stream((Stage.PILOT,))
     unweighting = Stream((Stage.UNWEIGHTING,))
+    final_state = Stream((Stage.GENERATOR, _EVENT_FILES))
+    event_unweighting = Stream((Stage.UNWEIGHTING, _EVENT_FILES))
 
     @staticmethod
     def dataset(point: int, process: int) -> tuple[Stream, Stream]:
@@ -151,3 +159,14 @@ class Streams:
         """(generator, detector) streams of validation sample ``sample``; the detector stream's key
         also prefixes the tracker's own keys (``block_source(prefix=...)``)."""
         return Stream((Stage.GENERATOR, _VALIDATE, sample)), Stream((Stage.DETSIM, _VALIDATE, sample))
+
+    @staticmethod
+    def event_files(point: int, process: int) -> tuple[Stream, Stream, Stream]:
+        """(final state, unweighting, pilot) streams of the event files of monophoton dataset
+        (point, process)."""
+        key = (_EVENT_FILES, point, process)
+        return (
+            Stream((Stage.GENERATOR, *key)),
+            Stream((Stage.UNWEIGHTING, *key)),
+            Stream((Stage.PILOT, *key)),
+        )
