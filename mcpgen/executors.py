@@ -9,20 +9,27 @@ The protocol the engine (:class:`mcpgen.engine.Engine`) relies on:
 
 ``fn`` is a picklable callable (a module-level function or a frozen dataclass) and tasks are
 picklable frozen dataclasses. :class:`SerialExecutor` runs in-process; :class:`PoolExecutor`
-uses local processes with at most 2 x workers tasks in flight. A distributed executor fits the
-same shape, e.g. with dask.distributed: ``client.submit(fn, task)`` for the first k tasks, then
-yield ``futures.popleft().result()`` and submit the next one (ordered results, bounded in-flight
-futures), ``client.close()`` in ``__exit__``. Results do not depend on the executor: randomness
-is keyed by event index (:mod:`mcpgen.rng`).
+uses local processes with at most 2 x workers tasks in flight;
+:class:`mcpgen.dask_executor.DaskExecutor` runs them on a dask.distributed cluster the same way.
+Results do not depend on the executor: randomness is keyed by event index (:mod:`mcpgen.rng`).
+
+Where the work runs is chosen once, around a command (:func:`mcpgen.dask_executor.executor_scope`,
+from the card's ``run.executor`` and ``run.scheduler``), through :func:`executor_factory`: inside
+such a block every :func:`make_executor` returns the block's executor (e.g. one on a dask client
+opened once for the block); outside, the local executors. This module imports nothing of mcpgen.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 
-__all__ = ["SerialExecutor", "PoolExecutor", "make_executor"]
+__all__ = ["SerialExecutor", "PoolExecutor", "make_executor", "executor_factory", "current_factory"]
+
+_FACTORY: ContextVar[Callable | None] = ContextVar("mcpgen_executor_factory", default=None)
 
 
 class SerialExecutor:
@@ -66,5 +73,25 @@ class PoolExecutor:
 
 
 def make_executor(workers: int = 1):
-    """Serial for one worker, a local process pool otherwise."""
+    """Inside an :func:`executor_factory` block: that block's executor. Otherwise serial for one
+    worker, a local process pool for more."""
+    factory = _FACTORY.get()
+    if factory is not None:
+        return factory(workers)
     return SerialExecutor() if workers <= 1 else PoolExecutor(workers)
+
+
+def current_factory() -> Callable | None:
+    """The factory of the innermost :func:`executor_factory` block (None outside any)."""
+    return _FACTORY.get()
+
+
+@contextlib.contextmanager
+def executor_factory(factory: Callable | None):
+    """Inside the ``with`` block, :func:`make_executor` (``workers``) returns ``factory(workers)``;
+    None restores the local executors (e.g. inside a task that already runs on a cluster)."""
+    token = _FACTORY.set(factory)
+    try:
+        yield factory
+    finally:
+        _FACTORY.reset(token)

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import plots
 from .build import load_card
+from .dask_executor import executor_scope
 from .errors import UsageError
 from .scan import run_scan
 
@@ -158,8 +159,21 @@ def fig_l8(out, n=None):
 FIGURES = {"g1": fig_g1, "g2": fig_g2, "g3": fig_g3, "l3": fig_l3, "l5": fig_l5, "l6": fig_l6, "l8": fig_l8}
 
 
-def make_figure(name: str, out_dir, n_events: int | None = None) -> dict:
-    """Draw figure ``name`` (one of :data:`FIGURES`) into ``out_dir``; returns {format: path}."""
+def make_figure(
+    name: str,
+    out_dir,
+    n_events: int | None = None,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int = 1,
+) -> dict:
+    """Draw figure ``name`` (one of :data:`FIGURES`) into ``out_dir``; returns {format: path}.
+
+    ``executor`` 'dask' runs the programme's scan points (every mass and energy point of every
+    card it scans) as tasks on one dask cluster, started once for the figure (``workers``
+    processes) or reached at ``scheduler``; the client draws and writes every file."""
     if name not in FIGURES:
         raise UsageError(f"unknown figure {name!r}; allowed: {', '.join(FIGURES)}")
-    return FIGURES[name](out_dir, n_events)
+    with executor_scope(executor, scheduler, workers):
+        return FIGURES[name](out_dir, n_events)

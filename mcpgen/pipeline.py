@@ -15,6 +15,7 @@ import awkward as ak
 
 from .build import ChiPairCard, MonophotonCard
 from .chipair_run import ChiPairSummary, ChiPairTask, chipair_chunk, max_weight, run_chi_pair, tables_for
+from .dask_executor import executor_scope
 from .engine import ChunkStats, Engine
 from .monophoton_run import MonophotonSummary, run_monophoton
 from .rng import Stream
@@ -68,6 +69,8 @@ def run(
 ) -> ChiPairSummary | MonophotonSummary:
     """Generate ``n_events`` trials (per dataset for monophoton cards) from ``card`` into
     ``out_dir``; return the summary (also written to ``out_dir``/summary.json). ``seed``: None
-    takes the card's ``run.seed``."""
+    takes the card's ``run.seed``. The chunks run where the card's ``run.executor`` says (local
+    processes, or a dask cluster: :func:`mcpgen.dask_executor.executor_scope`)."""
     chain = run_monophoton if isinstance(card, MonophotonCard) else run_chi_pair
-    return chain(card, n_events, out_dir, seed, workers, chunk_size, progress)
+    with executor_scope(card.run.executor, card.run.scheduler, workers):
+        return chain(card, n_events, out_dir, seed, workers, chunk_size, progress)

@@ -33,8 +33,10 @@ from analysis.scan import (
 
 from . import plots
 from .build import ChiPairCard, Dataset, MonophotonCard, ScanPoint
+from .dask_executor import executor_scope
 from .engine import Engine
 from .errors import UsageError
+from .executors import make_executor
 from .monophoton_run import run_dataset
 from .output import jsonable, versions, write_histograms, write_json_atomic
 from .pipeline import generate_events
@@ -56,9 +58,9 @@ __all__ = [
 MODES = ("paper_ionization", "paper_delta", "poisson")
 
 
-def _progress(items, desc):
-    """A progress bar on stderr for the mass loop (silent when stderr is not a terminal)."""
-    return tqdm(items, desc=desc, unit="mass", file=sys.stderr, disable=None, leave=False)
+def _progress(items, desc, total=None):
+    """A progress bar on stderr over completed mass points (silent when stderr is not a terminal)."""
+    return tqdm(items, desc=desc, total=total, unit="mass", file=sys.stderr, disable=None, leave=False)
 
 
 # --- tracker channel --------------------------------------------------------------------------
@@ -69,6 +71,27 @@ def tracker_point_events(process, n_events: int, seed: int, stream: Stream | Non
     ``stream``: the generator stream (default: the run's)."""
     proc = replace(process, epsilon=EPS_REF)
     return TrackerEvents.from_events(generate_events(proc, n_events, seed=seed, stream=stream), process.mass_gev)
+
+
+@dataclass(frozen=True)
+class _TrackerPoint:
+    """One mass of one collider point: a task of the scan (a pure function of seed, k and i)."""
+
+    process: object
+    tracker: object
+    epsilons: np.ndarray
+    luminosity_pb: float
+    n_events: int
+    seed: int
+    k: int
+    i: int
+
+
+def _tracker_point(task: _TrackerPoint) -> dict:
+    """Expected events per mode on the eps grid for one mass (a few numbers per eps: a compact
+    result, whatever the number of events)."""
+    events = tracker_point_events(task.process, task.n_events, task.seed, Streams.scan(task.k, task.i)[0])
+    return expected_events(Reweighter(events, task.tracker), task.epsilons, task.luminosity_pb)
 
 
 @dataclass(frozen=True)
@@ -84,25 +107,30 @@ def tracker_scan(
     card: ChiPairCard, grid: ScanGrid | None = None, points=None, n_events: int = 20_000, seed=None
 ) -> TrackerScan:
     """Scan masses x eps for a chi_pair card with a tracker; ``points`` (ScanPoint) default to one
-    point at the card's beams with ``grid``. ``seed``: None takes the card's."""
+    point at the card's beams with ``grid``. ``seed``: None takes the card's.
+
+    Every (point, mass) is one task on the executor of :func:`mcpgen.executors.make_executor`
+    (serial, ``run.workers`` local processes, or the dask cluster of an enclosing
+    :func:`~mcpgen.dask_executor.executor_scope`); the rows come back in order."""
     started = time.perf_counter()
     seed = resolve_seed(card.run.seed if seed is None else seed)
     if points is None:
         points = (ScanPoint(card.beams, card.luminosity_pb, grid),)
-    expected = {m: [] for m in MODES}
+    grids = [{m: np.zeros((len(p.grid.masses_gev), len(p.grid.epsilons))) for m in MODES} for p in points]
+    tasks = []
     for k, point in enumerate(points):
         beams, g = point.beams, point.grid
-        grids = {m: np.zeros((len(g.masses_gev), len(g.epsilons))) for m in MODES}
-        for i, mass in enumerate(_progress(g.masses_gev, f"scan {beams.sqrt_s0_gev:.4g} GeV")):
+        for i, mass in enumerate(g.masses_gev):
             if 2 * mass >= beams.reach_gev():
                 continue
             proc = replace(card.process, beams=beams, mass_gev=float(mass), epsilon=EPS_REF)
-            events = tracker_point_events(proc, n_events, seed, Streams.scan(k, i)[0])
-            row = expected_events(Reweighter(events, card.tracker), g.epsilons, point.luminosity_pb)
+            tasks.append(_TrackerPoint(proc, card.tracker, g.epsilons, point.luminosity_pb, n_events, seed, k, i))
+    with make_executor(card.run.workers) as executor:
+        rows = executor.map(_tracker_point, tasks)
+        for task, row in zip(tasks, _progress(rows, "scan", len(tasks)), strict=True):
             for m in MODES:
-                grids[m][i] = row[m]
-        for m in MODES:
-            expected[m].append(grids[m])
+                grids[task.k][m][task.i] = row[m]
+    expected = {m: [g[m] for g in grids] for m in MODES}
     return TrackerScan(tuple(points), expected, time.perf_counter() - started)
 
 
@@ -193,6 +221,23 @@ def _yields(engine: Engine, card: MonophotonCard, ds: Dataset, n: int) -> dict[s
     return {chain: stats.cutflow.final(chain).sum_w / n * ds.luminosity_pb for chain in stats.cutflow.chains}
 
 
+@dataclass(frozen=True)
+class _YieldTask:
+    """The yields of one dataset (a background point, or the signal of one mass at one point): a
+    task of the scan, run through its own in-process engine (same chunks as a serial run)."""
+
+    card: MonophotonCard
+    dataset: Dataset
+    n_events: int
+    seed: int
+
+
+def _dataset_yields(task: _YieldTask) -> dict[str, float]:
+    """Expected events per selection chain of the task's dataset (a compact result)."""
+    with Engine(task.seed, chunk_size=task.card.run.chunk_size) as engine:
+        return _yields(engine, task.card, task.dataset, task.n_events)
+
+
 @dataclass(frozen=True, eq=False)
 class MonophotonScanResult(Result):
     """Monophoton scan: expected 95 % CL eps limits per mass, chain and method."""
@@ -277,34 +322,38 @@ def monophoton_scan(
     def uses(chain, point):
         return chain not in card.chain_points or point in card.chain_points[chain]
 
-    with Engine(card.run.seed if seed is None else seed, chunk_size=card.run.chunk_size) as engine:
-        seed = engine.seed
-        background: dict = {}
-        for ds in points:
-            for chain, b in _yields(engine, card, ds, n_background).items():
-                if uses(chain, ds.point):
-                    background.setdefault(chain, {})[ds.point] = b
-        for chain, extra in card.gbg_events.items():  # external gap background: on the chain's first point
-            if chain in background:
-                first = next(iter(background[chain]))
-                background[chain][first] += float(extra)
-        background = {c: background[c] for c in sorted(background)}
-        signal = {c: [] for c in background}
-        for i, mass in enumerate(_progress(masses_gev, "scan masses")):
-            bins: dict = {c: {} for c in background}
-            for k, ds in enumerate(points):
-                try:
-                    process = card.signal(ds.process.beams, float(mass), EPS_REF)
-                except ValueError:  # no phase space at this point
-                    continue
-                sds = Dataset(ds.point, ds.point, "chi_pair_gamma", process, ds.luminosity_pb, Streams.scan(k, i))
-                y = _yields(engine, card, sds, n_signal)
-                for c in background:
-                    if ds.point in background[c]:
-                        # f_NG: non-geometric signal efficiency (BaBar, L); backgrounds are L's as given
-                        bins[c][ds.point] = y.get(c, 0.0) * float(card.f_ng.get(c, 1.0))
-            for c in background:
-                signal[c].append(bins[c])
+    seed = resolve_seed(card.run.seed if seed is None else seed)
+    # every background point and every (mass, point) signal is one task, the rows come back in order
+    tasks = [_YieldTask(card, ds, n_background, seed) for ds in points]
+    signal_index = []
+    for i, mass in enumerate(masses_gev):
+        for k, ds in enumerate(points):
+            try:
+                process = card.signal(ds.process.beams, float(mass), EPS_REF)
+            except ValueError:  # no phase space at this point
+                continue
+            sds = Dataset(ds.point, ds.point, "chi_pair_gamma", process, ds.luminosity_pb, Streams.scan(k, i))
+            tasks.append(_YieldTask(card, sds, n_signal, seed))
+            signal_index.append((i, ds.point))
+    with make_executor(card.run.workers) as executor:
+        yields = list(_progress(executor.map(_dataset_yields, tasks), "scan", len(tasks)))
+    background: dict = {}
+    for ds, y in zip(points, yields, strict=False):
+        for chain, b in y.items():
+            if uses(chain, ds.point):
+                background.setdefault(chain, {})[ds.point] = b
+    for chain, extra in card.gbg_events.items():  # external gap background: on the chain's first point
+        if chain in background:
+            first = next(iter(background[chain]))
+            background[chain][first] += float(extra)
+    background = {c: background[c] for c in sorted(background)}
+    rows = [{c: {} for c in background} for _ in masses_gev]
+    for (i, point), y in zip(signal_index, yields[len(points) :], strict=True):
+        for c in background:
+            if point in background[c]:
+                # f_NG: non-geometric signal efficiency (BaBar, L); backgrounds are L's as given
+                rows[i][c][point] = y.get(c, 0.0) * float(card.f_ng.get(c, 1.0))
+    signal = {c: [row[c] for row in rows] for c in background}
     limits, best = monophoton_limits(signal, background, methods)
     # expected signal at EPS_REF per chain and mass, summed over the chain's points
     signal_ref = {c: np.array([sum(b[p] for p in background[c] if p in b) for b in rows]) for c, rows in signal.items()}
@@ -324,22 +373,15 @@ def _name(card) -> str:
 def run_scan(card, out_dir, n_events: int | None = None, seed=None) -> TrackerScanResult | MonophotonScanResult:
     """Scan the card's ``scan`` grid; write scan.json, scan.root and <name>.png/pdf to ``out_dir``.
     ``n_events``: events per mass (default: ``scan.events_per_mass``); ``seed``: None takes the
-    card's ``run.seed``."""
+    card's ``run.seed``. The mass and energy points run where the card's ``run.executor`` says
+    (:func:`mcpgen.dask_executor.executor_scope`); the files are written here, by the client."""
     if card.scan is None:
         raise UsageError(f"card {card.source} has no 'scan' section (mass and epsilon grids)")
-    spec = card.scan
-    n = int(n_events or spec.events_per_mass)
-    seed = resolve_seed(card.run.seed if seed is None else seed)
+    with executor_scope(card.run.executor, card.run.scheduler, card.run.workers):
+        result = _compute_scan(card, n_events, seed)
     if isinstance(card, MonophotonCard):
-        grid = spec.grid
-        result = monophoton_scan(
-            card, grid.masses_gev, n, spec.background_events, seed, METHODS, epsilons=grid.epsilons
-        )
         h2, h1 = result.histograms()
     else:
-        if card.tracker is None:
-            raise UsageError(f"card {card.source}: a chi_pair scan needs detector.tracker")
-        result = TrackerScanResult(card, seed, tracker_scan(card, points=spec.points, n_events=n, seed=seed), n)
         h2, h1 = result.histograms(), {}
     out = Path(out_dir)
     payload = jsonable(result.payload())
@@ -348,3 +390,15 @@ def run_scan(card, out_dir, n_events: int | None = None, seed=None) -> TrackerSc
     files = {"json": str(out / "scan.json"), "root": str(out / "scan.root")}
     files |= plots.save(result.figure(), out / _name(card))
     return replace(result, files=files)
+
+
+def _compute_scan(card, n_events: int | None, seed) -> TrackerScanResult | MonophotonScanResult:
+    spec = card.scan
+    n = int(n_events or spec.events_per_mass)
+    seed = resolve_seed(card.run.seed if seed is None else seed)
+    if isinstance(card, MonophotonCard):
+        grid = spec.grid
+        return monophoton_scan(card, grid.masses_gev, n, spec.background_events, seed, METHODS, epsilons=grid.epsilons)
+    if card.tracker is None:
+        raise UsageError(f"card {card.source}: a chi_pair scan needs detector.tracker")
+    return TrackerScanResult(card, seed, tracker_scan(card, points=spec.points, n_events=n, seed=seed), n)
