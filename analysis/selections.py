@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
-from .bbg import lab_to_cm_theta, passes_bbg_cut
+from .bbg import e_max_asymmetric, e_max_symmetric, lab_to_cm_theta, passes_bbg_cut
 
 __all__ = [
     "besiii_preselection",
     "bbg_symmetric",
     "bbg_asymmetric",
     "bbg_minimum_energy",
+    "bbg_resolution_margin",
     "Polygon",
     "belle2_low_mass_polygon",
     "belle2_high_mass_polygon",
@@ -109,6 +110,26 @@ def bbg_minimum_energy(sqrt_s, theta1_cm, theta2_cm):
     d = np.abs(np.sin(t2 - t1))
     r = np.hypot(np.sin(t1) - np.sin(t2), np.cos(t1) - np.cos(t2))
     return sqrt_s * d / (d + r)
+
+
+def bbg_resolution_margin(e_gamma_cm, e_m_cm, e_gamma_lab, sqrt_s, n_sigma, rel_resolution):
+    """The bBG cut made robust against the energy response (docs/physics.md §8, "beam-escape
+    survivors"): E_gamma^CM > E_m (1 + n_sigma sigma_E/E) where E_m < sqrt(s)/2, and nothing where
+    E_m is capped at sqrt(s)/2.
+
+    L's cut E > E_m is exact for the true energy; beam-escape photons pile up at E = E_m (the
+    two-photon peak at sqrt(s)/2 where the partner escapes into the opposite cone), and an upward
+    fluctuation of the measured energy carries them across. sigma_E/E = ``rel_resolution(E_lab)``
+    at the measured lab energy [GeV] (the relative resolution is frame-independent for a photon);
+    ``e_m_cm``: the bBG curve at the measured CM angle (:func:`analysis.bbg.e_max_symmetric` or
+    :func:`analysis.bbg.e_max_asymmetric`). Where E_m reaches sqrt(s)/2 no photon is kinematically
+    separable from beam escape, and a signal photon (E <= (s - 4 m^2)/(2 sqrt s)) could only pass by
+    an upward fluctuation, so the region is dropped. Returns a numpy bool mask.
+    """
+    e_cm, e_m = _arr(e_gamma_cm), _arr(e_m_cm)
+    rel = _arr(rel_resolution(np.maximum(_arr(e_gamma_lab), 1e-6)))
+    uncapped = e_m < 0.5 * _arr(sqrt_s) * (1.0 - 1e-12)
+    return np.asarray(uncapped & (e_cm > e_m * (1.0 + n_sigma * rel)), dtype=bool)
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,16 +454,24 @@ class MonophotonSelection:
     * ``babar``: chains ``high_e`` and ``low_e`` = detected -> the CM window.
 
     "detected" is the calorimeter's detection without a veto. Pure: arrays in, masks out.
+
+    ``bbg_margin_sigma`` > 0 appends the cut ``bbg_margin`` (:func:`bbg_resolution_margin`, with
+    ``resolution`` the calorimeter's sigma_E/E callable) to every ``bbg`` chain; 0 (default) leaves
+    L's cut alone.
     """
 
     experiment: str
     cos_theta_b: float = 0.95
     theta_edges_lab: tuple[float, float] = (0.0, np.pi)
     regions: Mapping[str, Polygon] = field(default_factory=dict)
+    bbg_margin_sigma: float = 0.0
+    resolution: object = None
 
     def __post_init__(self):
         if self.experiment not in EXPERIMENTS:
             raise ValueError(f"unknown experiment {self.experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
+        if self.bbg_margin_sigma < 0 or (self.bbg_margin_sigma > 0 and self.resolution is None):
+            raise ValueError("bbg_margin_sigma must be >= 0 and needs the calorimeter's resolution")
 
     @property
     def chain_names(self) -> tuple[str, ...]:
@@ -465,13 +494,15 @@ class MonophotonSelection:
                     ("detected", detected),
                     ("preselection", besiii_preselection(e_cm, cos_cm)),
                     ("bbg_cut", bbg_symmetric(e_cm, th_cm, sqrt_s, self.cos_theta_b)),
+                    *self._margin(photon_lab, e_cm, th_cm, sqrt_s, beta_z),
                 ]
             }
         if exp == "belle2":
             th_lab = np.asarray(photon_lab.theta)
             t1, t2 = self.theta_edges_lab
+            bbg = [("detected", detected), ("bbg_cut", bbg_asymmetric(e_cm, th_cm, sqrt_s, t1, t2, beta_z))]
             return {
-                "bbg": [("detected", detected), ("bbg_cut", bbg_asymmetric(e_cm, th_cm, sqrt_s, t1, t2, beta_z))],
+                "bbg": bbg + self._margin(photon_lab, e_cm, th_cm, sqrt_s, beta_z),
                 "low_mass": [("detected", detected), ("low_mass", self.regions["low_mass"].contains(e_cm, th_lab))],
                 "high_mass": [("detected", detected), ("high_mass", self.regions["high_mass"].contains(e_cm, th_lab))],
             }
@@ -480,6 +511,20 @@ class MonophotonSelection:
             "high_e": [("detected", detected), ("high_e", babar_high_e(e_cm, cos_cm, phi_cm))],
             "low_e": [("detected", detected), ("low_e", babar_low_e(e_cm, cos_cm))],
         }
+
+
+    def _margin(self, photon_lab, e_cm, th_cm, sqrt_s, beta_z) -> list[tuple[str, np.ndarray]]:
+        """The ``bbg_margin`` cut (empty list when ``bbg_margin_sigma`` is 0)."""
+        if self.bbg_margin_sigma <= 0:
+            return []
+        if self.experiment == "belle2":
+            t1, t2 = (lab_to_cm_theta(_arr(t), _arr(beta_z)) for t in self.theta_edges_lab)
+            e_m = e_max_asymmetric(th_cm, sqrt_s, t1, t2)
+        else:
+            e_m = e_max_symmetric(th_cm, sqrt_s, float(np.arccos(self.cos_theta_b)))
+        e_lab = np.asarray(photon_lab.E)
+        cut = bbg_resolution_margin(e_cm, e_m, e_lab, sqrt_s, self.bbg_margin_sigma, self.resolution)
+        return [("bbg_margin", cut)]
 
 
 # --------------------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ class ScanSpec:
     events_per_mass: int
     background_events: int
     log_mass: bool
+    cl: float = 0.95  # confidence level of the limits (0.90 or 0.95)
+    workspaces: str = "all"  # pyhf workspaces behind the CLs limits: 'all' or 'none'
 
 
 class _Card:
@@ -320,8 +322,9 @@ def _scan(spec: CardSpec, beams: Beams | None = None, luminosity_pb: float = 0.0
         return None
     log_mass = bool(scan["mass"].get("log", False))
     events, background = int(scan["events_per_mass"]), int(scan.get("background_events", 0))
+    extra = {"cl": float(scan.get("cl", 95)) / 100.0, "workspaces": scan.get("workspaces", "all")}
     if beams is None:  # monophoton: one grid, the card's energy points
-        return ScanSpec(_grid(spec), (), events, background, log_mass)
+        return ScanSpec(_grid(spec), (), events, background, log_mass, **extra)
     if not scan.get("points"):
         points = (ScanPoint(beams, luminosity_pb, _grid(spec, beams.sqrt_s0_gev / 2)),)
     else:
@@ -340,7 +343,7 @@ def _scan(spec: CardSpec, beams: Beams | None = None, luminosity_pb: float = 0.0
                 ScanPoint(at, spec.quantity(f"scan.points.{i}.luminosity", "luminosity"), _grid(spec, rs / 2))
             )
         points = tuple(points)
-    return ScanSpec(points[0].grid, points, events, background, log_mass)
+    return ScanSpec(points[0].grid, points, events, background, log_mass, **extra)
 
 
 # --- chi_pair cards -----------------------------------------------------------------------------
