@@ -42,6 +42,8 @@ __all__ = [
     "poisson_detection_probability",
     "expected_events",
     "eps_reach",
+    "paper_thresholds",
+    "eps_reach_exact",
     "zero_background_thresholds",
     "monophoton_limits",
     "bin_edges",
@@ -203,6 +205,43 @@ def eps_reach(masses, epsilons, n_grid, n_required=3.0):
     return out
 
 
+def paper_thresholds(reweighter: Reweighter) -> dict[str, np.ndarray]:
+    """Per event, the smallest (eps/EPS_REF)^2 at which it passes each G §4 criterion (inf: never).
+
+    Both criteria are monotone in eps at fixed kinematics: dE/dx and N_delta scale as eps^2 (G eqs.
+    4, 9) and the velocity floors do not depend on eps, so an event passes at k = (eps/EPS_REF)^2
+    iff k >= max over its two MCPs of (threshold / value at EPS_REF), and never if a floor fails.
+    """
+    crit = reweighter.tracker.paper
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ion = np.where(reweighter.paper_ion_floor, crit.i_min_gev_per_cm / reweighter.paper_dedx1, np.inf)
+        delta = np.where(reweighter.paper_delta_floor, crit.n_delta / reweighter.paper_ndelta1, np.inf)
+    ion = np.where(np.isfinite(ion) & (ion >= 0), ion, np.inf)
+    delta = np.where(np.isfinite(delta) & (delta >= 0), delta, np.inf)
+    return {"paper_ionization": ion.max(axis=0), "paper_delta": delta.max(axis=0)}
+
+
+def eps_reach_exact(thresholds, weights_pb, luminosity_pb: float, n_required: float = 3.0) -> float:
+    """Smallest eps with N(eps) >= n_required, without an eps grid (no quantisation).
+
+    With per-event thresholds k_i (:func:`paper_thresholds`) and weights w_i [pb at EPS_REF],
+    N(k) = L k sum_{k_i <= k} w_i is non-decreasing in k = (eps/EPS_REF)^2 and piecewise linear
+    between the sorted k_i, so the crossing is min_j max(k_j, n / (L S_j)) with S_j the cumulative
+    weight of the j smallest thresholds. Returns EPS_REF sqrt(k*), or nan if N never reaches
+    ``n_required``.
+    """
+    k = np.asarray(thresholds, dtype=float)
+    w = np.asarray(weights_pb, dtype=float)
+    keep = np.isfinite(k) & (w > 0)
+    if not keep.any():
+        return float("nan")
+    order = np.argsort(k[keep])
+    ks, cum = k[keep][order], np.cumsum(w[keep][order])
+    with np.errstate(divide="ignore"):
+        cand = np.maximum(ks, n_required / (luminosity_pb * cum))
+    return float(EPS_REF * math.sqrt(cand.min()))
+
+
 def zero_background_thresholds() -> dict[str, float]:
     """Signal events needed for a 95 % CL exclusion without background, per method: G's N >= 3,
     L's chi^2 = S^2/(S + B) = 2.71 with B = 0 (S >= 2.71), CLs with n_obs = 0 (S >= -ln 0.05 = 2.996)."""
@@ -216,8 +255,10 @@ def monophoton_limits(
     signal: Mapping[str, Sequence[Mapping[str, float]]],
     background: Mapping[str, Mapping[str, float]],
     methods: Sequence[str] = METHODS,
+    cl: float = 0.95,
 ) -> tuple[dict, dict]:
-    """Expected 95 % CL eps limits per mass for each selection chain, and the best chain.
+    """Expected eps limits at confidence level ``cl`` (95 % or 90 %: Delta chi^2, zero-background
+    count and CLs alpha follow it, analysis.limits) per mass for each selection chain, and the best chain.
 
     ``background[chain]``: expected background events per energy point (the chain's bins);
     ``signal[chain][i]``: expected signal events at eps = EPS_REF per energy point for mass i
@@ -238,11 +279,13 @@ def monophoton_limits(
             sig = limits.PowerLawSignal(s_ref, EPS_REF)
             b = np.array([background[c][p] for p in labels])
             if "chi2" in methods:
-                result["chi2"][c][i] = limits.eps_limit_chi2(sig, b)
+                result["chi2"][c][i] = limits.eps_limit_chi2(sig, b, limits.delta_chi2_for(cl))
             if "cls" in methods:
-                result["cls"][c][i] = limits.eps_limit_cls(sig, b)
+                result["cls"][c][i] = limits.eps_limit_cls(sig, b, cl=cl)
             if "zero_background" in methods:
-                result["zero_background"][c][i] = limits.eps_limit_zero_background(sig, 3.0)
+                result["zero_background"][c][i] = limits.eps_limit_zero_background(
+                    sig, limits.zero_background_events(cl)
+                )
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # masses without signal: all chains nan
         best = {m: np.nanmin(np.vstack([result[m][c] for c in chains]), axis=0) for m in methods}

@@ -73,13 +73,13 @@ DEFAULTS: dict[str, Any] = {
     "chi_pair": {
         "isr": {"kernel": "kuraev_fadin", "x_max": "kinematic"},
         "detector": {},
-        "scan": {"events_per_mass": 20_000},
+        "scan": {"events_per_mass": 20_000, "cl": 95, "workspaces": "all"},
     },
     "monophoton": {
         "generation": {"e_gamma_min": "25 MeV"},
         "analysis": {"cos_theta_b": 0.95, "gbg_events": {}, "f_ng": {}, "chain_points": {}},
         "detector": {"ecl": {}},
-        "scan": {"events_per_mass": 20_000, "background_events": 200_000},
+        "scan": {"events_per_mass": 20_000, "background_events": 200_000, "cl": 95, "workspaces": "all"},
     },
     "tracker": {
         "pressure_atm": 1.0,
@@ -418,8 +418,7 @@ def _apply_override(data: dict, item: str, source: str) -> None:
         raise CardError(f"Invalid --set {shown} for card {source}: the field path is empty.", source=source)
     if len(keys) > MAX_SET_DEPTH:
         raise CardError(
-            f"Invalid --set {shown} for card {source}: the field path has {len(keys)} parts "
-            f"(at most {MAX_SET_DEPTH}).",
+            f"Invalid --set {shown} for card {source}: the field path has {len(keys)} parts (at most {MAX_SET_DEPTH}).",
             source=source,
         )
     try:

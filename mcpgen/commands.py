@@ -14,11 +14,13 @@ from .eventfiles import convert_root
 from .figures import FIGURES, make_figure
 from .options import (
     card_option,
+    cl_option,
     events_option,
     executor_option,
     executor_overrides,
     out_option,
     output_overrides,
+    parse_cl,
     parse_count,
     parse_seed,
     run_options,
@@ -82,10 +84,15 @@ def run_command(
 @workers_option
 @executor_option
 @scheduler_option
-def scan_command(card_path, out_dir, n_text, seed_text, overrides, workers_text=None, executor=None, scheduler=None):
-    """(m, eps) scan with eps reweighting: scan.json, scan.root and a contour plot."""
+@cl_option
+def scan_command(
+    card_path, out_dir, n_text, seed_text, overrides, workers_text=None, executor=None, scheduler=None, cl_text=None
+):
+    """(m, eps) scan with eps reweighting: scan.json, scan.root, pyhf workspaces and a contour plot."""
     workers = [f"run.workers={parse_count(workers_text, '--workers')}"] if workers_text else []
-    card = _card(card_path, (*overrides, *workers, *executor_overrides(executor, scheduler)))
+    cl = parse_cl(cl_text)
+    cl_set = [] if cl is None else [f"scan.cl={round(100 * cl)}"]
+    card = _card(card_path, (*overrides, *workers, *executor_overrides(executor, scheduler), *cl_set))
     n = parse_count(n_text) if n_text else None
     seed = parse_seed(seed_text)
     if card.scan is None:

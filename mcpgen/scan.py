@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from analysis.limits import AUTO_EXACT_MAX_BACKGROUND, cls_workspace, workspace_cls, zero_background_events
 from analysis.scan import (
     EPS_REF,
     METHODS,
@@ -52,6 +53,8 @@ __all__ = [
     "tracker_scan",
     "monophoton_scan",
     "run_scan",
+    "scan_cl",
+    "write_workspaces",
 ]
 
 #: Detection modes of the tracker scan: G §4 ionization and delta-electron criteria, Poisson hits.
@@ -252,6 +255,7 @@ class MonophotonScanResult(Result):
     best: dict
     seconds: float
     files: dict = field(default_factory=dict)
+    signal_points: dict = field(default_factory=dict)  # chain -> per mass: {point: signal at EPS_REF}
 
     @property
     def chains(self) -> list[str]:
@@ -354,12 +358,21 @@ def monophoton_scan(
                 # f_NG: non-geometric signal efficiency (BaBar, L); backgrounds are L's as given
                 rows[i][c][point] = y.get(c, 0.0) * float(card.f_ng.get(c, 1.0))
     signal = {c: [row[c] for row in rows] for c in background}
-    limits, best = monophoton_limits(signal, background, methods)
+    limits, best = monophoton_limits(signal, background, methods, cl=scan_cl(card))
     # expected signal at EPS_REF per chain and mass, summed over the chain's points
     signal_ref = {c: np.array([sum(b[p] for p in background[c] if p in b) for b in rows]) for c, rows in signal.items()}
     eps = epsilons if epsilons is not None else np.array([])
     return MonophotonScanResult(
-        card, seed, masses_gev, np.asarray(eps), background, signal_ref, limits, best, time.perf_counter() - started
+        card,
+        seed,
+        masses_gev,
+        np.asarray(eps),
+        background,
+        signal_ref,
+        limits,
+        best,
+        time.perf_counter() - started,
+        signal_points=signal,
     )
 
 
@@ -384,10 +397,13 @@ def run_scan(card, out_dir, n_events: int | None = None, seed=None) -> TrackerSc
     else:
         h2, h1 = result.histograms(), {}
     out = Path(out_dir)
-    payload = jsonable(result.payload())
+    workspaces = write_workspaces(result, out)
+    payload = jsonable({**result.payload(), **_cl_record(result), **workspaces})
     write_json_atomic(out / "scan.json", payload)
     write_histograms(out / "scan.root", h2, h1, {"mcpgen_scan": json.dumps(payload)})
     files = {"json": str(out / "scan.json"), "root": str(out / "scan.root")}
+    if workspaces:
+        files["workspaces"] = workspaces["workspaces"]["index"]
     files |= plots.save(result.figure(), out / _name(card))
     return replace(result, files=files)
 
@@ -402,3 +418,82 @@ def _compute_scan(card, n_events: int | None, seed) -> TrackerScanResult | Monop
     if card.tracker is None:
         raise UsageError(f"card {card.source}: a chi_pair scan needs detector.tracker")
     return TrackerScanResult(card, seed, tracker_scan(card, points=spec.points, n_events=n, seed=seed), n)
+
+
+# --- confidence level and pyhf workspaces -------------------------------------------------------
+
+
+def scan_cl(card) -> float:
+    """Confidence level of the card's limits (``scan.cl``: 0.95 unless 90 is asked for)."""
+    return card.scan.cl if card.scan is not None else 0.95
+
+
+def _cl_record(result) -> dict:
+    """What scan.json records of the confidence level: ``cl`` (fraction) and, for the tracker
+    channel at 90 %, the zero-background reach at that level (-ln 0.1 = 2.30 events)."""
+    cl = scan_cl(result.card)
+    out = {"cl": cl}
+    if isinstance(result, TrackerScanResult):
+        n_required = zero_background_events(cl)
+        out["signal_required_at_cl"] = n_required
+        out["eps_reach_at_cl"] = result.reach(n_required)
+    return out
+
+
+def write_workspaces(result, out_dir: Path) -> dict:
+    """The HistFactory workspace (pyhf JSON) behind every CLs limit of a monophoton scan, written
+    to ``out_dir/workspaces/<chain>_m<mass MeV>.json`` with ``index.json`` (per workspace: chain,
+    mass, eps limit, confidence level, the CLs pyhf gives at the limit and the calculator that set
+    it). The signal sample is the expected signal per energy point at the eps limit (signal
+    strength mu = 1 is the limit), the background the scan's; data are background-only Asimov
+    (expected limits). Limits set with the exact Poisson calculator (total background below
+    ``analysis.limits.AUTO_EXACT_MAX_BACKGROUND``) are marked: an asymptotic refit of those
+    differs. Returns ``{"workspaces": {...}}`` for scan.json, or {} (tracker scans have
+    zero-background limits without a likelihood; ``scan.workspaces: none``)."""
+    card = result.card
+    if not isinstance(result, MonophotonScanResult) or card.scan is None or card.scan.workspaces == "none":
+        return {}
+    cls_limits = result.limits.get("cls")
+    if not cls_limits or not result.signal_points:
+        return {}
+    cl = scan_cl(card)
+    folder = Path(out_dir) / "workspaces"
+    entries = []
+    for chain, rows in result.signal_points.items():
+        for i, points in enumerate(rows):
+            eps = float(cls_limits[chain][i])
+            if not np.isfinite(eps):
+                continue
+            labels = [p for p in result.background[chain] if p in points]
+            s = np.array([points[p] for p in labels]) * (eps / EPS_REF) ** 2
+            b = np.array([result.background[chain][p] for p in labels])
+            workspace = cls_workspace(s, b, cl=cl, bin_names=labels, channel=chain)
+            mass = float(result.masses_gev[i])
+            name = f"{chain}_m{1e3 * mass:.6g}MeV.json"
+            write_json_atomic(folder / name, workspace)
+            calculator = "exact" if float(b.sum()) < AUTO_EXACT_MAX_BACKGROUND else "asymptotics"
+            entries.append(
+                {
+                    "file": name,
+                    "chain": chain,
+                    "mass_gev": mass,
+                    "eps_limit": eps,
+                    "cl": cl,
+                    "cls_target": 1.0 - cl,
+                    "cls_at_limit": workspace_cls(workspace),
+                    "calculator": calculator,
+                    "bins": labels,
+                    "signal_events": s.tolist(),
+                    "background_events": b.tolist(),
+                }
+            )
+    index = {
+        "what": "pyhf workspaces (HistFactory JSON, schema 1.0.0) behind the CLs limits; refit: pyhf cls FILE",
+        "cl": cl,
+        "test_statistic": "qtilde",
+        "seed": result.seed,
+        "card": card.source,
+        "workspaces": entries,
+    }
+    write_json_atomic(folder / "index.json", index)
+    return {"workspaces": {"index": str(folder / "index.json"), "n": len(entries), "cl": cl}}
