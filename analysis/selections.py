@@ -512,7 +512,6 @@ class MonophotonSelection:
             "low_e": [("detected", detected), ("low_e", babar_low_e(e_cm, cos_cm))],
         }
 
-
     def _margin(self, photon_lab, e_cm, th_cm, sqrt_s, beta_z) -> list[tuple[str, np.ndarray]]:
         """The ``bbg_margin`` cut (empty list when ``bbg_margin_sigma`` is 0)."""
         if self.bbg_margin_sigma <= 0:

@@ -55,6 +55,9 @@ __all__ = [
     "run_scan",
     "scan_cl",
     "write_workspaces",
+    "BACKGROUND_PROCESSES",
+    "background_datasets",
+    "background_by_process",
 ]
 
 #: Detection modes of the tracker scan: G §4 ionization and delta-electron criteria, Poisson hits.
@@ -256,6 +259,7 @@ class MonophotonScanResult(Result):
     seconds: float
     files: dict = field(default_factory=dict)
     signal_points: dict = field(default_factory=dict)  # chain -> per mass: {point: signal at EPS_REF}
+    background_processes: dict = field(default_factory=dict)  # chain -> process -> point -> events
 
     @property
     def chains(self) -> list[str]:
@@ -270,6 +274,7 @@ class MonophotonScanResult(Result):
             "chains": self.chains,
             "background_events": {c: sum(v.values()) for c, v in self.background.items()},
             "background_events_per_point": self.background,
+            "background_events_by_process": self.background_processes,
             "signal_events_at_eps1": self.signal_ref,
             "limits": self.limits,
             "best": self.best,
@@ -282,6 +287,7 @@ class MonophotonScanResult(Result):
         edges = bin_edges(self.masses_gev, log=log)
         h1 = {f"eps_limit_{m}_{c}": (self.limits[m][c], edges) for m in self.limits for c in self.chains}
         h1.update({f"eps_limit_{m}_best": (self.best[m], edges) for m in self.best})
+        h1.update(self._background_histograms())
         eps_edges = bin_edges(self.epsilons, log=True)
         h2 = {
             f"signal_events_{c}": (np.outer(self.signal_ref[c], self.epsilons**2), edges, eps_edges)
@@ -295,13 +301,83 @@ class MonophotonScanResult(Result):
     def to_dict(self) -> dict:
         return {**self.payload(), "files": self.files}
 
+    def _background_histograms(self) -> dict:
+        """TH1D ``background_<chain>_<process>``: expected events per energy point (bin k = the
+        chain's k-th point, in the order of ``background_events_per_point``)."""
+        out = {}
+        for chain, procs in self.background_processes.items():
+            points = list(self.background[chain])
+            edges = np.arange(len(points) + 1, dtype=float)
+            for name, per_point in procs.items():
+                out[f"background_{chain}_{name}"] = (np.array([per_point.get(p, 0.0) for p in points]), edges)
+        return out
+
+    def background_table(self) -> str:
+        """Terminal table: expected background events per chain, process and energy point."""
+        lines = [f"{'chain':<11}{'process':<14}{'point':<14}{'events':>12}"]
+        for chain, procs in self.background_processes.items():
+            for name, per_point in procs.items():
+                for point, b in per_point.items():
+                    lines.append(f"{chain:<11}{name:<14}{point:<14}{b:>12.4g}")
+            lines.append(f"{chain:<11}{'total':<14}{'':<14}{sum(self.background[chain].values()):>12.4g}")
+        return "\n".join(lines)
+
     def format(self) -> str:
-        lines = []
+        lines = [self.background_table()] if self.background_processes else []
         for method, best in self.best.items():
             i = int(np.nanargmin(best)) if np.any(np.isfinite(best)) else 0
             lines.append(f"{method}: best eps {best[i]:.3g} at m = {self.masses_gev[i]:.4g} GeV")
         lines.append(f"scan written to {self.files}")
         return "\n".join(lines)
+
+
+#: The background processes a monophoton card can model (every dataset except the signal).
+BACKGROUND_PROCESSES = ("nunu_gamma", "ggg", "eeg")
+
+
+def background_datasets(card: MonophotonCard) -> list[Dataset]:
+    """Every background dataset of the card (nu nubar gamma and the beam-escape processes), in
+    card order; the limits use them all."""
+    return [d for d in card.datasets if d.process_name in BACKGROUND_PROCESSES]
+
+
+def background_by_process(card: MonophotonCard, datasets, yields, uses) -> dict:
+    """Expected background events ``[chain][process][point]`` after each chain's last cut.
+
+    ``yields``: per dataset of ``datasets``, {chain: events}; ``uses(chain, point)``: whether the
+    chain uses the point in its limit (``analysis.chain_points``). The gap background of a chain
+    with ``analysis.gbg_events`` (the Belle II physics-book numbers, L) is, with
+    ``analysis.gbg: rescaled``, the book's number on the chain's first point in place of the
+    generated ggg and eeg yields (the book's simulation counts the same reducible events: beam
+    escape and gaps); with ``computed`` the generated ggg and eeg yields stand (the generators'
+    escape region is outside the outer acceptance edges, so photons lost only in a gap are not
+    generated: docs/physics.md §8). Chains without a book number always use the generated yields.
+    """
+    out: dict = {}
+    for ds, y in zip(datasets, yields, strict=True):
+        for chain, b in y.items():
+            if uses(chain, ds.point):
+                out.setdefault(chain, {}).setdefault(ds.process_name, {})[ds.point] = float(b)
+    if card.gbg == "rescaled":
+        for chain, extra in card.gbg_events.items():
+            if chain not in out:
+                continue
+            procs = out[chain]
+            first = next(iter(next(iter(procs.values()))))
+            for name in ("ggg", "eeg"):
+                procs.pop(name, None)
+            points = next(iter(procs.values())) if procs else {first: 0.0}
+            procs["gbg_rescaled"] = {p: (float(extra) if p == first else 0.0) for p in points}
+    return {c: out[c] for c in sorted(out)}
+
+
+def _sum_processes(procs: dict) -> dict:
+    """{point: events} summed over the processes of one chain."""
+    total: dict = {}
+    for per_point in procs.values():
+        for point, b in per_point.items():
+            total[point] = total.get(point, 0.0) + b
+    return total
 
 
 def monophoton_scan(
@@ -314,8 +390,9 @@ def monophoton_scan(
     epsilons=None,
 ) -> MonophotonScanResult:
     """Expected 95 % CL limits on eps per mass for a monophoton card (background-only Asimov for
-    CLs). The background is the card's nu nubar gamma datasets (their first ``n_background``
-    events, plus ``analysis.gbg_events`` on a chain's first point); signal and background are
+    CLs). The background is the sum of every background dataset of the card (nu nubar gamma,
+    ggg, eeg: their first ``n_background`` events each; :func:`background_by_process` for the gap
+    background, ``analysis.gbg``); the signal's energy points are the nu nubar gamma points; signal and background are
     combined over energy points per selection chain; ``best`` is the smallest chain limit."""
     started = time.perf_counter()
     masses_gev = np.asarray(masses_gev, dtype=float)
@@ -328,7 +405,8 @@ def monophoton_scan(
 
     seed = resolve_seed(card.run.seed if seed is None else seed)
     # every background point and every (mass, point) signal is one task, the rows come back in order
-    tasks = [_YieldTask(card, ds, n_background, seed) for ds in points]
+    backgrounds = background_datasets(card)
+    tasks = [_YieldTask(card, ds, n_background, seed) for ds in backgrounds]
     signal_index = []
     for i, mass in enumerate(masses_gev):
         for k, ds in enumerate(points):
@@ -341,18 +419,10 @@ def monophoton_scan(
             signal_index.append((i, ds.point))
     with make_executor(card.run.workers) as executor:
         yields = list(_progress(executor.map(_dataset_yields, tasks), "scan", len(tasks)))
-    background: dict = {}
-    for ds, y in zip(points, yields, strict=False):
-        for chain, b in y.items():
-            if uses(chain, ds.point):
-                background.setdefault(chain, {})[ds.point] = b
-    for chain, extra in card.gbg_events.items():  # external gap background: on the chain's first point
-        if chain in background:
-            first = next(iter(background[chain]))
-            background[chain][first] += float(extra)
-    background = {c: background[c] for c in sorted(background)}
+    by_process = background_by_process(card, backgrounds, yields[: len(backgrounds)], uses)
+    background = {c: _sum_processes(procs) for c, procs in by_process.items()}
     rows = [{c: {} for c in background} for _ in masses_gev]
-    for (i, point), y in zip(signal_index, yields[len(points) :], strict=True):
+    for (i, point), y in zip(signal_index, yields[len(backgrounds) :], strict=True):
         for c in background:
             if point in background[c]:
                 # f_NG: non-geometric signal efficiency (BaBar, L); backgrounds are L's as given
@@ -373,6 +443,7 @@ def monophoton_scan(
         best,
         time.perf_counter() - started,
         signal_points=signal,
+        background_processes=by_process,
     )
 
 

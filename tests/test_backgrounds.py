@@ -1,0 +1,98 @@
+"""Every modelled monophoton background in the limits: the beam-escape survivors of the bBG cut
+with and without the resolution margin, the computed Belle II gap background beside the physics
+book's numbers (L), and limits over all backgrounds never stronger than with nu nubar gamma alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import CARDS
+
+from analysis.scan import monophoton_limits
+from mcpgen import load_card, run
+from mcpgen.scan import background_by_process, monophoton_scan
+
+BEAM_ESCAPE = "processes=[{name: ggg}, {name: eeg}, {name: nunu_gamma}]"
+#: L (Belle II section, from the Belle II physics book): gBG events per 20 fb^-1.
+BOOK_GBG_PER_20_FB = {"low_mass": 300.0, "high_mass": 25_000.0}
+
+
+def _events(summary, process, chain):
+    ds = next(d for d in summary["datasets"] if d["process"] == process)
+    return ds["cutflow"][chain][-1]["events"]
+
+
+@pytest.mark.parametrize("card_name", ["belle2.yaml", "stcf_4gev.yaml"])
+def test_beam_escape_survivors_before_and_after_the_margin(tmp_path, card_name):
+    """L's exact bBG cut lets the energy response carry ~1e-3 of the detected beam-escape photons
+    across (they pile up at E = E_m); with the margin E > E_m (1 + sigma_E/E) and the capped region
+    dropped none of 150 000 trials per process survives, while nu nubar gamma keeps >= 85 %."""
+    card = load_card(CARDS / card_name, [BEAM_ESCAPE])
+    before = run(
+        load_card(CARDS / card_name, [BEAM_ESCAPE, "analysis.bbg_margin_sigma=0"]), 150_000, tmp_path / "a", seed=21
+    )
+    after = run(card, 150_000, tmp_path / "b", seed=21)
+    for process in ("ggg", "eeg", "nunu_gamma"):
+        b, a = _events(before, process, "bbg"), _events(after, process, "bbg")
+        print(f"{card_name} {process}: after the bBG cut {b:.3g} events, with the margin {a:.3g}")
+    nunu_b, nunu_a = _events(before, "nunu_gamma", "bbg"), _events(after, "nunu_gamma", "bbg")
+    if card_name == "belle2.yaml":  # at STCF the artefact is rarer (a few survivors per 1e6 trials)
+        assert _events(before, "ggg", "bbg") + _events(before, "eeg", "bbg") > 10 * nunu_b
+    assert _events(after, "ggg", "bbg") == 0 and _events(after, "eeg", "bbg") == 0
+    assert 0.85 * nunu_b < nunu_a <= nunu_b
+
+
+def test_belle2_gap_background_computed_beside_the_book(tmp_path):
+    """The generated ggg and eeg events through the low-/high-mass regions (per 20 fb^-1), beside
+    the book's 300 and 25 000 that L rescales. Tolerance (stated): the generators' escape region is
+    outside the outer ECL edges (photons lost only in a barrel-endcap gap are not generated, no KLM
+    veto), the regions are L Fig. 2 read by eye, so the computed high-mass yield must agree within
+    a factor 3, and the low-mass one cannot exceed the book's (gap photons are what fill it there)."""
+    card = load_card(CARDS / "belle2.yaml", ["processes=[{name: ggg}, {name: eeg}]"])
+    summary = run(card, 150_000, tmp_path, seed=22)
+    scale = 20e3 / card.datasets[0].luminosity_pb  # 20 fb^-1 over the card's 50 ab^-1
+    for chain, book in BOOK_GBG_PER_20_FB.items():
+        ggg, eeg = (_events(summary, p, chain) * scale for p in ("ggg", "eeg"))
+        print(
+            f"Belle II gBG {chain} per 20 fb^-1: computed ggg {ggg:.4g} + eeg {eeg:.4g} = {ggg + eeg:.4g};",
+            f"book {book:g}",
+        )
+    high = sum(_events(summary, p, "high_mass") for p in ("ggg", "eeg")) * scale
+    low = sum(_events(summary, p, "low_mass") for p in ("ggg", "eeg")) * scale
+    assert BOOK_GBG_PER_20_FB["high_mass"] / 3 < high < 3 * BOOK_GBG_PER_20_FB["high_mass"]
+    assert low <= BOOK_GBG_PER_20_FB["low_mass"]
+
+
+def test_gbg_switch_rescaled_or_computed():
+    """rescaled: the book's number replaces the generated ggg/eeg in a chain with gbg_events;
+    computed: the generated yields stand; chains without a book number always keep them."""
+    yields = [{"bbg": 1.0, "low_mass": 2.0}, {"bbg": 3.0, "low_mass": 5.0}, {"bbg": 7.0, "low_mass": 11.0}]
+
+    class _D:
+        def __init__(self, name):
+            self.process_name, self.point = name, "y4s"
+
+    datasets = [_D("nunu_gamma"), _D("ggg"), _D("eeg")]
+    for mode, low in (("rescaled", {"nunu_gamma", "gbg_rescaled"}), ("computed", {"nunu_gamma", "ggg", "eeg"})):
+        card = load_card(CARDS / "belle2.yaml", [f"analysis.gbg={mode}"])
+        out = background_by_process(card, datasets, yields, lambda c, p: True)
+        assert set(out["low_mass"]) == low
+        assert set(out["bbg"]) == {"nunu_gamma", "ggg", "eeg"}
+        if mode == "rescaled":
+            assert out["low_mass"]["gbg_rescaled"]["y4s"] == card.gbg_events["low_mass"]
+
+
+@pytest.mark.parametrize("card_name", ["babar.yaml", "belle2.yaml"])
+def test_limits_with_all_backgrounds_never_stronger_than_nunu_alone(card_name):
+    card = load_card(CARDS / card_name)
+    res = monophoton_scan(card, [0.1, 1.0], n_signal=4_000, n_background=40_000, seed=23)
+    for chain, procs in res.background_processes.items():
+        print(card_name, chain, {p: {k: f"{v:.3g}" for k, v in pp.items()} for p, pp in procs.items()})
+    nunu = {c: dict(procs["nunu_gamma"]) for c, procs in res.background_processes.items()}
+    alone, _ = monophoton_limits(res.signal_points, nunu)
+    for method, chains in res.limits.items():
+        for chain, lim in chains.items():
+            ok = np.isfinite(alone[method][chain])
+            assert np.all(np.asarray(lim)[ok] >= np.asarray(alone[method][chain])[ok] * (1 - 1e-9)), (method, chain)
+    assert "background_events_by_process" in res.payload()
+    assert "nunu_gamma" in res.background_table()
