@@ -1,0 +1,420 @@
+"""What a card may ask for: the limits that keep every accepted card finite, physical and cheap
+enough to run (documented in docs/cards.md, "Bounds").
+
+Three layers, applied by :mod:`mcpgen.card`:
+
+* the YAML reader (:class:`LimitedLoader` hooks): at most :data:`MAX_ALIASES` aliases, nesting
+  at most :data:`MAX_DEPTH` deep, no duplicate keys, no base-60 numbers (``1:30`` stays a string);
+* :func:`check_values` on the raw card, before the schema: keys are strings, numbers finite and
+  at most :data:`MAX_INT_DIGITS` digits, strings at most :data:`MAX_STRING` characters, quantity
+  strings (``"1e400 GeV"``) finite and within :data:`QUANTITY_LIMITS`;
+* :func:`check_semantics` on the checked card: sizes and resolutions positive, grids increasing,
+  processes unique, keys naming selection chains that exist, masses below the pair threshold
+  of every energy point, generation windows that are not kinematically empty, and costs (noise
+  hits, cells, finder hits) bounded.
+
+Messages never render a large value: :func:`short` cuts every repr to :data:`MAX_SHOWN` characters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import yaml
+
+from analysis.selections import MonophotonSelection
+
+from .errors import CardError
+from .units import CANONICAL, DIMENSIONS, parse_quantity
+
+__all__ = [
+    "MAX_ALIASES",
+    "MAX_DEPTH",
+    "MAX_EVENTS",
+    "MAX_INT_DIGITS",
+    "MAX_NODES",
+    "MAX_SET_DEPTH",
+    "MAX_SHOWN",
+    "MAX_STRING",
+    "MAX_NOISE_HITS",
+    "MAX_CELLS_PER_LAYER",
+    "QUANTITY_LIMITS",
+    "LimitedComposer",
+    "check_semantics",
+    "check_values",
+    "short",
+]
+
+#: Aliases (``*name``) a card may use: cards need none; a few are harmless, thousands are a bomb.
+MAX_ALIASES = 64
+#: Values of a card with its aliases expanded (the largest bundled card has a few hundred).
+MAX_NODES = 100_000
+#: Nesting depth of a card (the deepest bundled card nests 5 levels).
+MAX_DEPTH = 24
+#: Dotted components of a ``--set`` path.
+MAX_SET_DEPTH = 12
+#: Characters of any string in a card (names, labels, quantities).
+MAX_STRING = 256
+#: Digits of any integer in a card (|n| < 10**18 fits an int64).
+MAX_INT_DIGITS = 18
+#: Characters of a value shown in an error message.
+MAX_SHOWN = 80
+#: Events of one run, one scan sample or a random trigger: 1e10 events are about a day at
+#: 10^5 events/s on one core; more is a typo.
+MAX_EVENTS = 10**10
+#: Expected noise hits per event (occupancy x cells over all layers): the finder's cost grows
+#: with their square.
+MAX_NOISE_HITS = 2_000
+#: Cells of one layer (2 pi r / cell_size): 1e5 cells of a 1 m layer are 63 um wide.
+MAX_CELLS_PER_LAYER = 100_000
+
+#: |value| allowed for a quantity, in the canonical unit of its dimension (GeV, cm, pb^-1, T,
+#: g/cm3, eV/cm, 1/cm, rad, ns): beyond any e+e- collider (100 TeV), detector (1 km), luminosity
+#: (10^6 ab^-1), magnet (100 T), ...
+QUANTITY_LIMITS = {
+    "energy": 1e5,
+    "length": 1e5,
+    "luminosity": 1e12,
+    "field": 100.0,
+    "density": 100.0,
+    "energy_per_length": 1e12,
+    "inverse_length": 1e8,
+    "angle": 2 * math.pi,
+    "time": 1e9,
+}
+
+_UNIT_DIMENSION = {unit: dim for dim, units in DIMENSIONS.items() for unit in units}
+_QUANTITY = re.compile(r"^\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<unit>\S+)\s*$")
+
+
+def short(value: Any) -> str:
+    """``repr(value)`` cut to :data:`MAX_SHOWN` characters (never a huge rendering)."""
+    if isinstance(value, (dict, list)) and len(value) > 8:
+        return f"<{type(value).__name__} of {len(value)} entries>"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
+        return f"<integer of about {int(value.bit_length() * 0.30103)} digits>"
+    if isinstance(value, str) and len(value) > MAX_SHOWN:
+        return repr(value[: MAX_SHOWN - 20]) + f"... ({len(value)} characters)"
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def _error(source: str, path: str, value: Any, why: str) -> CardError:
+    return CardError(f"Invalid card {source}: field '{path}' = {short(value)}: {why}.", source=source, field=path)
+
+
+# --- YAML ------------------------------------------------------------------------------------
+
+
+def _expanded_size(node, memo: dict) -> int:
+    """Values of ``node`` once every alias is expanded (each shared node counted per use)."""
+    key = id(node)
+    if key not in memo:
+        if isinstance(node, yaml.SequenceNode):
+            memo[key] = 1 + sum(_expanded_size(child, memo) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            memo[key] = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+        else:
+            memo[key] = 1
+    return memo[key]
+
+
+class LimitedComposer:
+    """Mix-in for a PyYAML loader: bounded aliases and depth, no duplicate keys, no base 60.
+
+    Put it before the loader class in the bases (``class L(LimitedComposer, yaml.SafeLoader)``).
+    Violations raise :class:`yaml.YAMLError` subclasses with the line, which the card reader turns
+    into a :class:`CardError`.
+    """
+
+    def compose_document(self):
+        self._aliases = 0
+        self._depth = 0
+        node = super().compose_document()
+        if node is not None and _expanded_size(node, {}) > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"expands to more than {MAX_NODES} values through its aliases", node.start_mark
+            )
+        return node
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases = getattr(self, "_aliases", 0) + 1
+            if self._aliases > MAX_ALIASES:
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_ALIASES} aliases (a card needs none)", event.start_mark
+                )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = key_node.value
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None,
+                            None,
+                            f"duplicate key {short(key)} (first at line {seen[key] + 1})",
+                            key_node.start_mark,
+                        )
+                    seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        text = str(node.value)
+        if ":" in text:  # YAML 1.1 base 60 ("1:30" = 90): kept as the string written
+            return text
+        if len(text.replace("_", "").lstrip("+-0")) > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"integer of {len(text)} digits (at most {MAX_INT_DIGITS})", node.start_mark
+            )
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        text = str(node.value)
+        if ":" in text:
+            return text
+        return super().construct_yaml_float(node)
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+def _quantity_limit(text: str, path: str, source: str) -> None:
+    match = _QUANTITY.match(text)
+    if match is None or match["unit"] not in _UNIT_DIMENSION:
+        return
+    dim = _UNIT_DIMENSION[match["unit"]]
+    number = float(match["value"])
+    if not math.isfinite(number):
+        raise _error(source, path, text, "the number is not finite")
+    value = parse_quantity(text, dim)
+    limit = QUANTITY_LIMITS[dim]
+    if not abs(value) <= limit:
+        raise _error(source, path, text, f"out of range; |value| must be <= {limit:g} {CANONICAL[dim]}")
+
+
+def check_values(data: Any, source: str, path: str = "") -> None:
+    """Every key a string, every number finite (integers at most :data:`MAX_INT_DIGITS` digits),
+    every string at most :data:`MAX_STRING` characters, quantities finite and within
+    :data:`QUANTITY_LIMITS` (iterative, so no depth can overflow the stack)."""
+    stack = [(path, data)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    raise _error(source, where or "<top level>", key, "keys must be names (strings)")
+                stack.append((f"{where}.{key}" if where else key, value))
+        elif isinstance(node, list):
+            stack.extend((f"{where}.{i}", v) for i, v in enumerate(node))
+        elif isinstance(node, bool) or node is None:
+            continue
+        elif isinstance(node, int):
+            if abs(node) >= 10**MAX_INT_DIGITS:
+                raise _error(source, where, node, f"integers must have at most {MAX_INT_DIGITS} digits")
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise _error(source, where, node, "numbers must be finite")
+        elif isinstance(node, str):
+            if len(node) > MAX_STRING:
+                raise _error(source, where, node, f"strings must have at most {MAX_STRING} characters")
+            _quantity_limit(node, where, source)
+        else:
+            raise _error(source, where, node, "not a number, string, list or section")
+
+
+# --- semantics -------------------------------------------------------------------------------
+
+#: Quantities that must be > 0 where they appear (dotted paths; ``*`` for a list index).
+POSITIVE = (
+    "beams.sqrt_s",
+    "beams.electron_energy",
+    "beams.positron_energy",
+    "beams.points.*.sqrt_s",
+    "beams.points.*.electron_energy",
+    "beams.points.*.positron_energy",
+    "beams.spread.sigma_sqrt_s",
+    "beams.spread.sigma_electron",
+    "beams.spread.sigma_positron",
+    "mcp.mass",
+    "detector.field",
+    "detector.tracker.inner_radius",
+    "detector.tracker.outer_radius",
+    "detector.tracker.half_length",
+    "detector.tracker.cell_size",
+    "detector.tracker.resolution_rphi",
+    "detector.tracker.resolution_z",
+    "detector.tracker.delta_t_min",
+    "detector.finder.circle_min_radius",
+    "detector.paper.i_min",
+    "detector.paper.l_min",
+    "detector.paper.t_min",
+    "detector.paper.track_length",
+    "scan.points.*.sqrt_s",
+    "generation.e_gamma_min",
+)
+
+#: The lightest MCP a card may ask for [GeV]: below 1 keV the generators' m^2/s terms underflow
+#: against 1 in double precision at any collider energy (and no stopping table reaches there).
+MIN_MASS_GEV = 1e-6
+
+
+def _expand(data: dict, pattern: str) -> list[tuple[str, Any]]:
+    nodes = [("", data)]
+    for part in pattern.split("."):
+        nxt = []
+        for where, node in nodes:
+            if part == "*" and isinstance(node, list):
+                nxt.extend((f"{where}.{i}".lstrip("."), v) for i, v in enumerate(node))
+            elif isinstance(node, dict) and part in node:
+                nxt.append((f"{where}.{part}".lstrip("."), node[part]))
+        nodes = nxt
+    return nodes
+
+
+def _sqrt_s_points(spec) -> list[tuple[str, float]]:
+    """(field, nominal sqrt(s) [GeV]) of every energy point of the card (head-on beams)."""
+    out = []
+    beams = spec.data.get("beams", {})
+    entries = [("beams", beams)] + [(f"beams.points.{i}", p) for i, p in enumerate(beams.get("points", []) or [])]
+    for where, node in entries:
+        if not isinstance(node, dict):
+            continue
+        if "sqrt_s" in node:
+            out.append((f"{where}.sqrt_s", spec.quantity(f"{where}.sqrt_s", "energy")))
+        elif "electron_energy" in node and "positron_energy" in node:
+            e1 = spec.quantity(f"{where}.electron_energy", "energy")
+            e2 = spec.quantity(f"{where}.positron_energy", "energy")
+            out.append((f"{where}.electron_energy", 2.0 * math.sqrt(e1 * e2)))
+    return out
+
+
+def _check_positive(spec) -> None:
+    for pattern in POSITIVE:
+        for where, value in _expand(spec.data, pattern):
+            if isinstance(value, str) and parse_quantity_or_none(value) is not None:
+                if not parse_quantity_or_none(value) > 0:
+                    raise spec.error(where, "must be positive (a size, resolution or energy of zero means nothing)")
+
+
+def parse_quantity_or_none(text: str) -> float | None:
+    """The number of a quantity string (its own unit), or None if it is not one."""
+    match = _QUANTITY.match(text)
+    return None if match is None else float(match["value"])
+
+
+def _check_grids(spec) -> None:
+    scan = spec.data.get("scan")
+    if not isinstance(scan, dict):
+        return
+    eps = scan.get("epsilon", {})
+    if isinstance(eps, dict) and "from" in eps and "to" in eps and eps.get("n", 2) > 1:
+        if not eps["from"] < eps["to"]:
+            raise spec.error("scan.epsilon.to", f"must exceed scan.epsilon.from = {eps['from']!r} (grids increase)")
+    mass = scan.get("mass", {})
+    if isinstance(mass, dict) and "from" in mass and "to" in mass and mass.get("n", 2) > 1:
+        lo, hi = spec.quantity("scan.mass.from", "energy"), spec.quantity("scan.mass.to", "energy")
+        if not lo < hi:
+            raise spec.error("scan.mass.to", f"must exceed scan.mass.from = {mass['from']!r} (grids increase)")
+
+
+def _check_tracker_cost(spec) -> None:
+    det = spec.data.get("detector", {})
+    t = det.get("tracker") if isinstance(det, dict) else None
+    if not isinstance(t, dict):
+        return
+    r_in = spec.quantity("detector.tracker.inner_radius", "length")
+    r_out = spec.quantity("detector.tracker.outer_radius", "length")
+    if "layer_radii" in t:
+        radii = [spec.quantity(f"detector.tracker.layer_radii.{i}", "length") for i in range(len(t["layer_radii"]))]
+    elif "layers" in t:
+        n = int(t["layers"])
+        radii = [r_in + (r_out - r_in) * (i + 0.5) / n for i in range(n)]
+    else:
+        return
+    n_layers = len(radii)
+    if "cell_size" in t:
+        cell = spec.quantity("detector.tracker.cell_size", "length")
+        cells = [2 * math.pi * r / cell for r in radii]
+        if max(cells) > MAX_CELLS_PER_LAYER:
+            raise spec.error(
+                "detector.tracker.cell_size",
+                f"gives {max(cells):.3g} cells in a layer; at most {MAX_CELLS_PER_LAYER} (cost bound)",
+            )
+        noise = float(t.get("noise_occupancy", 0.0)) * sum(cells)
+        if noise > MAX_NOISE_HITS:
+            raise spec.error(
+                "detector.tracker.noise_occupancy",
+                f"gives {noise:.3g} noise hits per event; at most {MAX_NOISE_HITS} (cost bound)",
+            )
+    finder = det.get("finder", {})
+    if isinstance(finder, dict) and "min_hits" in finder and finder["min_hits"] > n_layers:
+        raise spec.error("detector.finder.min_hits", f"exceeds the tracker's {n_layers} layers")
+    per_ray = finder.get("min_hits_per_ray") if isinstance(finder, dict) else None
+    if isinstance(per_ray, int) and per_ray > n_layers:
+        raise spec.error("detector.finder.min_hits_per_ray", f"exceeds the tracker's {n_layers} layers")
+
+
+def _check_monophoton(spec) -> None:
+    names = [p.get("name") for p in spec.data.get("processes", []) if isinstance(p, dict)]
+    repeated = sorted({n for n in names if names.count(n) > 1}, key=str)
+    if repeated:
+        raise spec.error("processes", f"process {short(repeated[0])} is listed twice; each process once", "[...]")
+    chains = MonophotonSelection(spec.data["experiment"]).chain_names
+    analysis = spec.data.get("analysis", {})
+    for section in ("gbg_events", "f_ng", "chain_points"):
+        for key in analysis.get(section, {}) or {}:
+            if key not in chains:
+                raise spec.error(
+                    f"analysis.{section}.{key}",
+                    f"is not a selection chain of experiment '{spec.data['experiment']}' (chains: {', '.join(chains)})",
+                )
+    points = {p.get("label") for p in spec.data["beams"].get("points", [])}
+    for chain, labels in (analysis.get("chain_points", {}) or {}).items():
+        for i, label in enumerate(labels if isinstance(labels, list) else []):
+            if label not in points:
+                raise spec.error(f"analysis.chain_points.{chain}.{i}", "is not the label of an energy point")
+    if "chi_pair_gamma" in names:
+        mass = spec.quantity("mcp.mass", "energy")
+        e_min = spec.quantity("generation.e_gamma_min", "energy")
+        for where, sqrt_s in _sqrt_s_points(spec):
+            if not 2 * mass < sqrt_s:
+                threshold = f"the pair threshold sqrt(s)/2 = {sqrt_s / 2:.6g} GeV of {where}"
+                raise spec.error("mcp.mass", f"is at or above {threshold}")
+            e_max = (sqrt_s**2 - 4 * mass**2) / (2 * sqrt_s)  # photon recoiling against the pair at rest
+            if not e_min < e_max:
+                raise spec.error(
+                    "generation.e_gamma_min",
+                    f"leaves no photon energy: the largest at {where} is {e_max:.6g} GeV (pair threshold)",
+                )
+
+
+def check_semantics(spec) -> None:
+    """The checks of the module docstring that need the resolved card (a :class:`CardSpec`)."""
+    _check_positive(spec)
+    if spec.data.get("mcp") and "mass" in spec.data["mcp"]:
+        if spec.quantity("mcp.mass", "energy") < MIN_MASS_GEV:
+            raise spec.error("mcp.mass", f"must be at least {MIN_MASS_GEV * 1e9:g} eV")
+    _check_grids(spec)
+    if spec.kind == "monophoton":
+        _check_monophoton(spec)
+    else:
+        _check_tracker_cost(spec)
