@@ -73,6 +73,10 @@ class Tracker:
     multiple_scattering: bool = False
     time_window_ns: float | None = None
     nuclear_stopping: bool = False
+    #: boosted-pair hypothesis (:func:`detsim.finder.find_two_rays`): hits per ray, and an
+    #: optional radius [cm] inside which each ray needs a hit
+    finder_min_hits_per_ray: int = 2
+    finder_ray_inner_radius_cm: float | None = None
 
     def __post_init__(self):
         radii = np.asarray(self.layer_radii_cm, dtype=float)

@@ -19,14 +19,11 @@ with the exact analytic estimates of the line and boosted hypotheses beside the 
 
 from __future__ import annotations
 
-import inspect
-
 import awkward as ak
 import numpy as np
 
 from .finder import (
     HYPOTHESES,
-    MIN_HITS_PER_RAY,
     RAY_SEPARATION,
     fake_rate_analytic,
     fake_rate_boosted_analytic,
@@ -70,18 +67,16 @@ OPTIONAL_MCP_FIELDS = {
     "ms_kick_polar": "ms_kick_polar",
 }
 
-_TRACKER_TAKES_MCP = "epsilon" in inspect.signature(simulate_tracker).parameters
-
 
 def _min_hits_per_ray(tracker: Tracker) -> int:
     """Hits per ray of the boosted hypothesis: the tracker's setting if it has one."""
-    return int(getattr(tracker, "finder_min_hits_per_ray", MIN_HITS_PER_RAY))
+    return int(tracker.finder_min_hits_per_ray)
 
 
 def _ray_inner_radius_cm(tracker: Tracker) -> float | None:
     """Radius [cm] below which each boosted ray needs a hit: the tracker's setting if it has
     one, else none (see :mod:`detsim.finder`)."""
-    return getattr(tracker, "finder_ray_inner_radius_cm", None)
+    return tracker.finder_ray_inner_radius_cm
 
 
 def inner_noise_fraction(tracker: Tracker) -> float:
@@ -139,10 +134,7 @@ def simulate(
         epsilon = eps_data if epsilon is None else epsilon
         mass_gev = mass_data if mass_gev is None else mass_gev
     eps, mass = float(epsilon), float(mass_gev)
-    if _TRACKER_TAKES_MCP:
-        out = simulate_tracker(events, tracker, source, tables, epsilon=eps, mass_gev=mass)
-    else:  # pragma: no cover - trackers before the keywords infer them the same way
-        out = simulate_tracker(events, tracker, source, tables)
+    out = simulate_tracker(events, tracker, source, tables, epsilon=eps, mass_gev=mass)
     pairs = _pairs(out, n, tracker)
     paper = paper_event_pass(out["beta"][:n], out["beta"][n:], eps, mass, tracker.gas, tracker.paper)
     counts = np.bincount(out["hit_event"], minlength=n)

@@ -396,6 +396,8 @@ def _tracker(spec: CardSpec) -> Tracker | None:
         radii = tuple(0.5 * (edges[1:] + edges[:-1]))
     else:
         radii = tuple(q(f"tracker.layer_radii.{i}", "length") for i in range(len(t["layer_radii"])))
+    if t["time_window"] is not None and not q("tracker.time_window", "time") > 0:
+        raise spec.error("detector.tracker.time_window", "allowed: a positive time (e.g. '500 ns') or null")
     f, pp = det["finder"], det["paper"]
     paper = PaperCriteria(
         i_min_gev_per_cm=q("paper.i_min", "energy_per_length") * 1e-9,

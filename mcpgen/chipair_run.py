@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import awkward as ak
@@ -27,7 +27,7 @@ from detsim.simulate import build_tables, random_trigger, simulate
 from .build import ChiPairCard
 from .engine import Chunk, ChunkStats, Engine
 from .eventfiles import EventFileSink, EventFileTee, event_file_names
-from .output import BranchLayout, RootEventWriter, versions, write_json_atomic
+from .output import BranchLayout, RootEventWriter, versions
 from .results import Result
 from .rng import Stream, Streams, block_source, uniforms
 
@@ -81,9 +81,44 @@ def chipair_chunk(task: ChiPairTask) -> Chunk:
         cutflow = CutFlow({name: ((name, WeightSum.of(w_out, mask)),) for name, mask in flags.items()})
         events = ak.with_field(events, detector, "detector")
         events = ak.with_field(events, ak.zip(flags), "pass")
+        sample = window_cost(detector, w_out) if task.tracker.time_window_ns is not None else None
+    else:
+        sample = None
     total = WeightSum(float(w.sum()), float(w @ w), task.stop - task.start)
     stats = ChunkStats(task.stop - task.start, len(events), n_over, total, cutflow)
-    return Chunk(events, stats)
+    return Chunk(events, stats, sample)
+
+
+def window_cost(detector, weights) -> dict:
+    """What the readout window removed in one chunk (``docs/physics.md`` §13): MCP hits kept and
+    dropped as late, and the weight sum [per-trial estimators, pb] of events that lost a hit."""
+    late = np.asarray(detector["chi_n_hits_late"]) + np.asarray(detector["chibar_n_hits_late"])
+    kept = np.asarray(detector["chi_n_hits"]) + np.asarray(detector["chibar_n_hits"])
+    lost = WeightSum.of(weights, late > 0)
+    return {"hits_kept": int(kept.sum()), "hits_late": int(late.sum()), "lost": lost}
+
+
+@dataclass
+class WindowCost:
+    """Run totals of :func:`window_cost` (chunks add in order)."""
+
+    hits_kept: int = 0
+    hits_late: int = 0
+    lost: WeightSum = field(default_factory=WeightSum)
+
+    def add(self, sample: dict) -> None:
+        self.hits_kept += sample["hits_kept"]
+        self.hits_late += sample["hits_late"]
+        self.lost = self.lost + sample["lost"]
+
+    def to_dict(self, window_ns: float, n_trials: int, sigma_pb: float) -> dict:
+        hits = self.hits_kept + self.hits_late
+        lost = self.lost.sigma_pb(n_trials)[0]
+        return {
+            "window_ns": window_ns,
+            "mcp_hits_late_fraction": self.hits_late / hits if hits else 0.0,
+            "events_losing_a_hit_fraction": lost / sigma_pb if sigma_pb > 0 else 0.0,
+        }
 
 
 def max_weight(process, seed: int, n_pilot: int) -> float:
@@ -123,6 +158,7 @@ class ChiPairSummary(Result):
     seconds: float
     versions: dict
     event_files: dict | None = None
+    window: WindowCost | None = None
 
     @property
     def cross_section_pb(self) -> tuple[float, float]:
@@ -172,6 +208,8 @@ class ChiPairSummary(Result):
             out["efficiencies"] = {f: (s["sigma_pb"] / sigma if sigma > 0 else 0.0) for f, s in signal.items()}
         if self.random_trigger is not None:
             out["random_trigger"] = self.random_trigger
+        if self.card.tracker is not None and self.card.tracker.time_window_ns is not None and self.window is not None:
+            out["readout_window"] = self.window.to_dict(self.card.tracker.time_window_ns, self.n_trials, sigma)
         if self.event_files:
             out["event_files"] = self.event_files
         rate = self.n_trials / self.seconds if self.seconds else None
@@ -292,7 +330,10 @@ def run_chi_pair(
         sink = event_file_sink(card, process, "events", out_dir, seed, file_w_max)
         tee = writer if sink is None else EventFileTee(writer, {"events": sink})
         try:
-            stats = engine.produce(chipair_chunk, engine.tasks(n_events, task), layout=LAYOUT, writer=tee)
+            window = WindowCost()
+            stats = engine.produce(
+                chipair_chunk, engine.tasks(n_events, task), layout=LAYOUT, writer=tee, on_sample=window.add
+            )
         except BaseException:
             if sink is not None:
                 sink.abort()
@@ -301,9 +342,9 @@ def run_chi_pair(
         rt = _random_trigger(card, seed)
         files = None if sink is None else sink.finish(*stats.total.sigma_pb(n_events))
         summary = ChiPairSummary(
-            card, out_dir, seed, n_events, chunk, workers, stats, w_max, rt, elapsed, versions(), files
+            card, out_dir, seed, n_events, chunk, workers, stats, w_max, rt, elapsed, versions(), files, window
         )
         document = json.dumps(summary.to_dict(), default=float)
         writer.metadata = {"mcpgen_summary": document, "mcpgen_card": card.to_yaml()}
-    write_json_atomic(out_dir / "summary.json", summary.to_dict())
+        writer.pair_json(out_dir / "summary.json", summary.to_dict())  # renamed before events.root
     return summary

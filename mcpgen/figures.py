@@ -11,6 +11,8 @@ sub-directories of the output directory) and overlays them; it works from any di
 ``l5``      L Fig. 5: STCF at 2, 4, 7 GeV, 10 ab^-1
 ``l6``      L Fig. 6: BaBar Upsilon(3S), High-E and Low-E (expected, Asimov)
 ``l8``      L Fig. 8: summary of Belle II, BESIII, STCF and BaBar
+``collider``  the G benchmark from the paper's idealisation to the realistic SCT collider, one
+            effect at a time (crossing angle, stopping, multiple scattering and readout window)
 ==========  ====================================================================================
 """
 
@@ -24,6 +26,7 @@ from . import plots
 from .build import load_card
 from .dask_executor import executor_scope
 from .errors import UsageError
+from .reach import collider_effects
 from .scan import run_scan
 
 __all__ = ["FIGURES", "make_figure"]
@@ -46,8 +49,9 @@ def _finish(fig, ax, out, name, xlabel, log_x=False, title=""):
 
 
 def fig_g1(out, n=None):
-    a = _scan("sct_3gev", out, "sct_3gev", n=n)
-    b = _scan("sct_3gev_4mev", out, "sct_3gev_4mev", n=n)
+    # G Fig. 1 has no ISR (its ISR comparison is Fig. 2): the cards' Kuraev-Fadin ISR is switched off
+    a = _scan("sct_3gev", out, "sct_3gev", ["isr.kernel=off"], n=n)
+    b = _scan("sct_3gev_4mev", out, "sct_3gev_4mev", ["isr.kernel=off"], n=n)
     fig, ax = plots.new_figure(figsize=(7, 5))
     for res, color, tag in ((a, "tab:red", "σ₀ = 2.1 MeV"), (b, "tab:blue", "σ₀ = 4 MeV")):
         _contours(ax, res, 0, "paper_ionization", color, "-", f"ionization, {tag}")
@@ -59,7 +63,7 @@ def fig_g1(out, n=None):
         out,
         "g_fig1",
         "m_χ − √s₀/2 [MeV]",
-        title="G Fig. 1: N ≥ 3 at √s₀ = 3 GeV, 100 fb⁻¹ (paper criteria; dotted: Poisson-hit model)",
+        title="G Fig. 1: N ≥ 3 at √s₀ = 3 GeV, 100 fb⁻¹, no ISR (paper criteria; dotted: Poisson-hit model)",
     )
 
 
@@ -99,13 +103,27 @@ def fig_g3(out, n=None):
     return plots.save(fig, Path(out) / "g_fig3")
 
 
-def _chains_figure(out, n, card, chains, name, title, cls_label="CLs"):
-    """Limits per selection chain of one monophoton card, chi^2 and CLs."""
+def _chains_figure(out, n, card, chains, name, title, cls_label="CLs", markers=()):
+    """Limits per selection chain of one monophoton card, chi^2 and CLs; ``markers``: numbers
+    quoted by the paper (:data:`L_QUOTED`)."""
     res = _scan(card, out, card, n=n)
     fig, ax = plots.new_figure(figsize=(7, 5))
     plots.limit_lines(ax, res["masses_gev"], res["limits"]["chi2"], chains, "tab:red", "χ²")
     plots.limit_lines(ax, res["masses_gev"], res["limits"]["cls"], chains, "tab:blue", cls_label)
+    plots.quoted_markers(ax, markers)
     return _finish(fig, ax, out, name, "m_χ [GeV]", log_x=True, title=title)
+
+
+#: Numbers quoted in L's text, drawn as markers: (mass range [GeV], eps, colour, where L says it).
+L_QUOTED = {
+    "belle2": [
+        ((0.1, 4.0), 1e-2, "tab:red", "L Results: Belle II ε ~ 10⁻²–10⁻³, m ~ 0.1–4 GeV"),
+        ((0.1, 4.0), 1e-3, "tab:red", ""),
+    ],
+    "stcf": [((0.003, 1.0), 1e-4, "tab:blue", "L Results: STCF 4 GeV 20 ab⁻¹ ε ≲ 10⁻⁴, m = 3 MeV–1 GeV")],
+    "bes3": [((0.1, 1.5), 1e-3, "tab:green", "L Fig. 8 (read off): BESIII ≈ 10⁻³ above 100 MeV")],
+    "babar": [((1.0, 3.0), 1e-1, "k", "L Results: BaBar ε ~ 10⁻¹, m ~ 1–3 GeV")],
+}
 
 
 def fig_l3(out, n=None):
@@ -136,27 +154,62 @@ def fig_l6(out, n=None):
         "babar",
         ["high_e", "low_e"],
         "l_fig6",
-        "L Fig. 6: BaBar Υ(3S) (background: νν̄γ only — see README)",
+        "L Fig. 6: BaBar Υ(3S), expected (backgrounds: νν̄γ, γγγ, e⁺e⁻γ generated; L fits the observed spectra)",
         "CLs (expected, Asimov)",
+        markers=L_QUOTED["babar"],
     )
+
+
+#: L Fig. 8's configurations: BESIII with L's 17 fb⁻¹ of 2011-2018 (the card's three data sets,
+#: 2.03 fb⁻¹, scaled up in proportion; docs/physics.md §15), STCF 4 GeV with 20 ab⁻¹.
+L8_OVERRIDES = {
+    "bes3": [f"beams.points.{k}.luminosity={lumi * 17 / 2.03:.6g} fb^-1" for k, lumi in enumerate((1.4, 0.13, 0.5))],
+    "stcf_4gev": ["beams.points.0.luminosity=20 ab^-1"],
+}
 
 
 def fig_l8(out, n=None):
     fig, ax = plots.new_figure(figsize=(7, 5))
-    for card, chains, color, label in (
-        ("belle2", ["low_mass", "high_mass"], "tab:red", "Belle II 50 ab⁻¹ (gBG)"),
-        ("bes3", ["bbg"], "tab:green", "BESIII 2 fb⁻¹"),
-        ("stcf_4gev", ["bbg"], "tab:blue", "STCF 4 GeV 10 ab⁻¹"),
-        ("babar", ["high_e", "low_e"], "k", "BaBar"),
-    ):
-        res = _scan(card, out, card, n=n)
+    curves = (
+        ("belle2", ["low_mass", "high_mass"], "tab:red", "-", "Belle II 50 ab⁻¹ (bBG + gBG)"),
+        ("belle2", ["bbg"], "tab:red", "-.", "Belle II 50 ab⁻¹ (bBG cut, no gBG)"),
+        ("bes3", ["bbg"], "tab:green", "-.", "BESIII 17 fb⁻¹ (bBG cut)"),
+        ("stcf_4gev", ["bbg"], "tab:blue", "-.", "STCF 4 GeV 20 ab⁻¹ (bBG cut)"),
+        ("babar", ["high_e", "low_e"], "k", "-", "BaBar High-E + Low-E"),
+    )
+    results = {}
+    for card, chains, color, ls, label in curves:
+        if card not in results:
+            results[card] = _scan(card, out, card, L8_OVERRIDES.get(card, ()), n=n)
+        res = results[card]
         m = np.asarray(res["masses_gev"])
         lim = np.nanmin(np.vstack([np.asarray(res["limits"]["chi2"][c], dtype=float) for c in chains]), axis=0)
-        ax.plot(m, lim, color=color, label=label)
-    return _finish(fig, ax, out, "l_fig8", "m_χ [GeV]", log_x=True, title="L Fig. 8: expected 95 % CL (χ²)")
+        ax.plot(m, lim, color=color, ls=ls, label=label)
+    plots.quoted_markers(ax, [q for key in ("belle2", "bes3", "stcf", "babar") for q in L_QUOTED[key]])
+    title = "L Fig. 8: expected 95 % CL (χ²); not drawn: L's optimised-cut and STCF pre-selection curves"
+    return _finish(fig, ax, out, "l_fig8", "m_χ [GeV]", log_x=True, title=title)
 
 
-FIGURES = {"g1": fig_g1, "g2": fig_g2, "g3": fig_g3, "l3": fig_l3, "l5": fig_l5, "l6": fig_l6, "l8": fig_l8}
+def fig_collider(out, n=None):
+    """The reach at m = sqrt(s0)/2 of sct_3gev for each cumulative collider effect (mcpgen.reach)."""
+    steps = collider_effects("sct_3gev", n_events=int(n or 20_000))
+    flags = ("found_line", "found_circle", "found_boosted", "paper_either")
+    fig = plots.collider_effects(
+        steps, flags, "G benchmark (m = √s₀/2 = 1.5 GeV, 100 fb⁻¹): paper idealisation → realistic SCT collider"
+    )
+    return plots.save(fig, Path(out) / "g_collider_effects")
+
+
+FIGURES = {
+    "g1": fig_g1,
+    "g2": fig_g2,
+    "g3": fig_g3,
+    "l3": fig_l3,
+    "l5": fig_l5,
+    "l6": fig_l6,
+    "l8": fig_l8,
+    "collider": fig_collider,
+}
 
 
 def make_figure(

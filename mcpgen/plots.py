@@ -128,6 +128,14 @@ def tracker_reach(points: Sequence[tuple[float, np.ndarray, np.ndarray]], expect
     return fig
 
 
+def quoted_markers(ax, quoted) -> None:
+    """Numbers a paper quotes in its text as markers: for each (mass range [GeV], eps, colour,
+    label) a horizontal bar with end markers over the mass range at eps (label: the source)."""
+    for (m_lo, m_hi), eps, color, label in quoted:
+        ax.plot([m_lo, m_hi], [eps, eps], color=color, ls="none", marker="D", ms=5, alpha=0.8, label=label or None)
+        ax.plot([m_lo, m_hi], [eps, eps], color=color, lw=0.8, alpha=0.5)
+
+
 def limit_lines(ax, masses, limits: dict, chains: Sequence[str], color: str, label: str) -> None:
     """One line per selection chain (styles -, --, :, -.) of ``limits[chain]`` against ``masses``."""
     m = np.asarray(masses)
@@ -205,5 +213,41 @@ def nunu_spectrum(edges, mc_fb, mc_err_fb, analytic_fb, label: str):
     rx.set_ylabel("pull")
     rx.set_xlabel("E_γ (CM) [GeV]")
     rx.set_xscale("log")
+    fig.tight_layout()
+    return fig
+
+
+def collider_effects(steps: Sequence, hypotheses: Sequence[str], title: str):
+    """Left: N(ε) of each finder hypothesis for each cumulative collider effect (N = 3 dotted);
+    right: the ε reach per effect and hypothesis. ``steps``: :class:`mcpgen.reach.SimulatedReach`."""
+    fig, (ax, bx) = new_figure(1, 2, figsize=(11, 4.6))
+    colors = ("black", "tab:blue", "tab:orange", "tab:red", "tab:green", "tab:purple")
+    styles = {"found_line": "-", "found_circle": "--", "found_boosted": ":", "paper_either": "-."}
+    for step, color in zip(steps, colors, strict=False):
+        for flag in hypotheses:
+            n = np.asarray(step.expected[flag])
+            ax.plot(step.epsilons, np.where(n > 0, n, np.nan), styles.get(flag, "-"), color=color, lw=1.2)
+    ax.axhline(3.0, color="grey", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ε")
+    ax.set_ylabel("expected pairs found, N (100 fb⁻¹)")
+    ax.grid(alpha=0.3, which="both")
+    for flag in hypotheses:
+        ax.plot([], [], styles.get(flag, "-"), color="grey", label=flag.removeprefix("found_"))
+    for step, color in zip(steps, colors, strict=False):
+        ax.plot([], [], "s", color=color, label=step.label)
+    ax.legend(fontsize=6, loc="lower right")
+    x = np.arange(len(steps))
+    width = 0.8 / max(len(hypotheses), 1)
+    for k, flag in enumerate(hypotheses):
+        reach = [s.reach()[flag] for s in steps]
+        bx.bar(x + (k - (len(hypotheses) - 1) / 2) * width, reach, width, label=flag.removeprefix("found_"))
+    bx.set_yscale("log")
+    bx.set_xticks(x, [s.label.replace(", ", ",\n").replace(" (", "\n(") for s in steps], fontsize=6)
+    bx.set_ylabel("ε reach (N ≥ 3)")
+    bx.grid(alpha=0.3, which="both", axis="y")
+    bx.legend(fontsize=7, title="hypothesis", title_fontsize=7)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

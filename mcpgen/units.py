@@ -28,6 +28,7 @@ DIMENSIONS: dict[str, dict[str, float]] = {
     "energy_per_length": {"eV/cm": u.eV / u.cm, "keV/cm": u.keV / u.cm, "MeV/cm": u.MeV / u.cm},
     "inverse_length": {"1/cm": 1 / u.cm, "1/mm": 1 / u.mm, "1/m": 1 / u.m},
     "angle": {"rad": u.rad, "mrad": u.mrad, "deg": u.degree},
+    "time": {"ps": u.picosecond, "ns": u.ns, "us": u.microsecond, "ms": u.millisecond, "s": u.s},
 }
 
 #: The unit every dimension is converted to for use in the code.
@@ -40,6 +41,7 @@ CANONICAL = {
     "energy_per_length": "eV/cm",
     "inverse_length": "1/cm",
     "angle": "rad",
+    "time": "ns",
 }
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
