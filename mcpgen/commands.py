@@ -29,7 +29,7 @@ from .options import (
     set_option,
     workers_option,
 )
-from .output import prepare_dir
+from .output import prepare_dir, run_directory
 from .pipeline import run
 from .scan import run_scan
 from .validate import run_validate
@@ -70,8 +70,8 @@ def run_command(
     seed = parse_seed(seed_text)
     workers = parse_count(workers_text, "--workers") if workers_text else card.run.workers
     chunk = parse_count(chunk_text, "--chunk-size") if chunk_text else None
-    out = prepare_dir(out_dir or card.output.dir)
-    summary = run(card, n_events, out, seed=seed, workers=workers, chunk_size=chunk, progress=progress)
+    with run_directory(out_dir or card.output.dir, "run") as out:
+        summary = run(card, n_events, out, seed=seed, workers=workers, chunk_size=chunk, progress=progress)
     click.echo(summary.format())
 
 
@@ -97,7 +97,9 @@ def scan_command(
     seed = parse_seed(seed_text)
     if card.scan is None:
         raise UsageError(f"card {card.source} has no 'scan' section (mass and epsilon grids)")
-    click.echo(run_scan(card, prepare_dir(out_dir), n, seed).format())
+    with run_directory(out_dir, "scan") as out:
+        result = run_scan(card, out, n, seed)
+    click.echo(result.format())
 
 
 @click.command("validate")
@@ -110,7 +112,9 @@ def validate_command(card_path, out_dir, n_text, seed_text, overrides):
     """MC vs every analytic approximation of the papers: table, JSON and plots."""
     card = _card(card_path, overrides)
     n = parse_count(n_text) if n_text else None
-    click.echo(run_validate(card, prepare_dir(out_dir), n, parse_seed(seed_text)).format())
+    with run_directory(out_dir, "validate") as out:
+        result = run_validate(card, out, n, parse_seed(seed_text))
+    click.echo(result.format())
 
 
 @click.command("figure")

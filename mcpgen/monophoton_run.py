@@ -36,7 +36,7 @@ from .build import Dataset, MonophotonCard
 from .chipair_run import event_file_sink
 from .engine import Chunk, ChunkStats, Engine
 from .eventfiles import EventFileTee
-from .output import BranchLayout, RootEventWriter, versions, write_json_atomic
+from .output import BranchLayout, RootEventWriter, versions
 from .results import Result
 from .rng import Streams
 
@@ -393,7 +393,7 @@ def run_monophoton(
             if ds.process_name in ("ggg", "eeg"):
                 extra["bbg_survivor_fraction"] = _survivor_fraction(result.cutflow())
                 extra["plot"] = ""
-                if kept:
+                if sum(len(p["weight"]) for p in kept) > 0:  # no plot without detected events
                     figure = _bbg_figure(card, ds, kept)
                     extra["plot"] = plots.save(figure, out_dir / "plots" / f"bbg_{ds.label}", ("png",), dpi=110)["png"]
             results.append(DatasetResult(ds, n_events, stats, extra))
@@ -405,5 +405,5 @@ def run_monophoton(
         writer.metadata = {"mcpgen_summary": document, "mcpgen_card": card.to_yaml()}
         for result in results:
             writer.metadata[f"cutflow_{result.dataset.label}"] = result.format_cutflow()
-    write_json_atomic(out_dir / "summary.json", summary.to_dict())
+        writer.pair_json(out_dir / "summary.json", summary.to_dict())  # renamed before events.root
     return summary

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,9 +32,14 @@ from .errors import OutputError
 
 __all__ = [
     "COMPRESSION_CHOICES",
+    "RUN_MARKER",
     "BranchLayout",
     "RootEventWriter",
     "atomic_path",
+    "clean_stale_partials",
+    "finite_json",
+    "run_directory",
+    "safe_name",
     "prepare_dir",
     "compression",
     "flatten",
@@ -147,7 +153,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     prepare_dir(path.parent)
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent)
     except OSError as exc:
         raise OutputError(f"cannot write output to {str(path.parent)!r}: {exc.strerror or exc}.") from None
     os.close(handle)
@@ -187,10 +193,28 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def finite_json(obj):
+    """``obj`` ready for strict JSON: numpy values as Python ones, non-finite floats as None
+    (``null``: "no meaningful value"), so no ``NaN`` or ``Infinity`` ever reaches a file."""
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return finite_json(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_json_atomic(path: str | Path, payload: dict) -> None:
-    """Write ``payload`` as indented JSON to ``path`` via a temporary file and a rename."""
+    """Write ``payload`` as indented JSON to ``path`` via a temporary file and a rename
+    (strict JSON: non-finite numbers become ``null``, :func:`finite_json`)."""
+    text = json.dumps(finite_json(payload), indent=2, default=_json_default, allow_nan=False) + "\n"
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+        tmp.write_text(text)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -229,6 +253,14 @@ class RootEventWriter:
         self._trees: dict = {}
         self._atomic = None
         self._tmp: Path | None = None
+        self._pair: list[tuple[Path, dict]] = []
+
+    def pair_json(self, path: str | Path, payload: dict) -> None:
+        """Write ``payload`` to ``path`` (JSON, :func:`write_json_atomic`) when the writer closes
+        cleanly, *before* the event file is renamed into place: a run that fails in between
+        leaves the new summary and no new event file, never a new event file beside an old
+        summary."""
+        self._pair.append((Path(path), payload))
 
     def __enter__(self) -> RootEventWriter:
         self._atomic = atomic_path(self.path)
@@ -250,8 +282,95 @@ class RootEventWriter:
                 for key, text in self.metadata.items():
                     self._file[key] = text
             self._file.close()
+            if exc_type is None:
+                for path, payload in self._pair:
+                    write_json_atomic(path, payload)
         finally:
             self._atomic.__exit__(exc_type, exc, tb)
+
+
+#: The marker file of a run directory (JSON): the command, its state (``running`` / ``complete``)
+#: and the files the run wrote, which the next run in the directory removes before it starts.
+RUN_MARKER = ".mcpgen-run.json"
+
+_SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def safe_name(text: str, fallback: str = "mcpgen") -> str:
+    """``text`` as one file name: no separators or absolute paths, no leading dots, at most 64
+    characters, never empty (``fallback``)."""
+    name = _SAFE.sub("_", str(text)).strip("._")[:64]
+    return name or fallback
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_partials(directory: str | Path) -> list[Path]:
+    """Remove the temporary ``.*.partial`` files of killed runs from ``directory`` (and its
+    ``plots``): those whose writing process (the pid in the name) no longer runs, or that carry
+    no pid. Returns what was removed."""
+    removed = []
+    directory = Path(directory)
+    for folder in (directory, directory / "plots"):
+        if not folder.is_dir():
+            continue
+        for path in folder.glob(".*.partial"):
+            parts = path.name.split(".")
+            pids = [int(p) for p in parts[:-2] if p.isdigit()]
+            if pids and pids[-1] != os.getpid() and _pid_alive(pids[-1]):
+                continue
+            if pids and pids[-1] == os.getpid():
+                continue
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _files_under(directory: Path) -> dict[str, int]:
+    out = {}
+    for path in directory.rglob("*"):
+        if path.is_file() and not path.name.startswith("."):
+            out[str(path.relative_to(directory))] = path.stat().st_mtime_ns
+    return out
+
+
+@contextlib.contextmanager
+def run_directory(path: str | Path, command: str = "run") -> Iterator[Path]:
+    """Output directory ``path`` for one run, so that a run never mixes its files with an old
+    run's: stale ``.partial`` files are removed (:func:`clean_stale_partials`), then the files
+    listed in the previous run's :data:`RUN_MARKER` (the previous run's outputs, nothing else);
+    the marker says ``running`` during the run and lists the files written when it ends
+    (``complete``, or ``failed`` after an error or a signal). Other files are left alone."""
+    path = prepare_dir(path)
+    clean_stale_partials(path)
+    marker = path / RUN_MARKER
+    try:
+        old = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        old = {}
+    for name in old.get("files", []) if isinstance(old, dict) else []:
+        target = (path / str(name)).resolve()
+        if target.is_file() and path.resolve() in target.parents:
+            target.unlink(missing_ok=True)
+    before = _files_under(path)
+    write_json_atomic(marker, {"command": command, "state": "running", "pid": os.getpid(), "files": []})
+    state = "failed"
+    try:
+        yield path
+        state = "complete"
+    finally:
+        after = _files_under(path)
+        written = sorted(name for name, mtime in after.items() if before.get(name) != mtime)
+        with contextlib.suppress(OSError):
+            write_json_atomic(marker, {"command": command, "state": state, "files": written})
 
 
 def _branch_types(branches: dict) -> dict:
