@@ -15,6 +15,7 @@ import sys
 import click
 
 from .errors import McpgenError
+from .lifetime import Terminated, exit_code, signal_exits
 from .options import run_options
 
 __all__ = ["COMMANDS", "main"]
@@ -46,10 +47,14 @@ class _Commands(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with signal_exits():
+                return super().invoke(ctx)
         except McpgenError as exc:
-            click.echo(f"mcpgen: error: {exc}", err=True)
+            click.echo(f"mcpgen: error: {' '.join(str(exc).split())}", err=True)
             ctx.exit(2)
+        except (KeyboardInterrupt, Terminated) as exc:  # temporary files are gone by now
+            click.echo(f"mcpgen: interrupted ({type(exc).__name__}); no partial file left.", err=True)
+            ctx.exit(exit_code(exc))
 
 
 @click.group(cls=_Commands, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

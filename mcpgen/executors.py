@@ -16,7 +16,8 @@ Results do not depend on the executor: randomness is keyed by event index (:mod:
 Where the work runs is chosen once, around a command (:func:`mcpgen.dask_executor.executor_scope`,
 from the card's ``run.executor`` and ``run.scheduler``), through :func:`executor_factory`: inside
 such a block every :func:`make_executor` returns the block's executor (e.g. one on a dask client
-opened once for the block); outside, the local executors. This module imports nothing of mcpgen.
+opened once for the block); outside, the local executors. This module imports nothing of mcpgen
+but :mod:`mcpgen.lifetime` (local workers die with their parent; an interrupted run kills them).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import concurrent.futures as cf
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
+
+from .lifetime import die_with_parent, terminate_workers
 
 __all__ = ["SerialExecutor", "PoolExecutor", "make_executor", "executor_factory", "current_factory"]
 
@@ -56,10 +59,12 @@ class PoolExecutor:
         self._pool: cf.ProcessPoolExecutor | None = None
 
     def __enter__(self):
-        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers)
+        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, initializer=die_with_parent)
         return self
 
     def __exit__(self, exc_type, *exc):
+        if exc_type is not None:  # interrupted or failed: stop the workers now, not after their chunks
+            terminate_workers(self._pool)
         self._pool.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
 
     def map(self, fn: Callable, tasks: Iterable) -> Iterator:
