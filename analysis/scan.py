@@ -122,7 +122,7 @@ class Reweighter:
         gas = tables["gas_beta"]
         where = gas.locate(beta.ravel())
         self.mean_e = gas.read("mean_e", where).reshape(beta.shape)
-        self.ion1 = gas.read("dedx", where).reshape(beta.shape) / tracker.gas.w_value_gev / self.mean_e
+        self.ion1 = gas.read("dedx_ion", where).reshape(beta.shape) / tracker.gas.w_value_gev / self.mean_e
         self.delta1 = gas.read("delta_rate", where).reshape(beta.shape)
         widths = np.diff(tracker.shell_edges_cm)
         self.path = widths.mean() / np.maximum(events.sin_theta, 1e-6)

@@ -99,6 +99,7 @@ def stepped_layer(
     f_delta,
     f_invalid,
     t_dedx,
+    t_dedx_ion,
     t_delta,
     t_mean_e,
     t_invalid,
@@ -200,8 +201,7 @@ def stepped_layer(
         if frozen[i]:
             clusters, delta_rate, bad = f_clusters[i], f_delta[i], f_invalid[i]
         else:
-            dedx_mid = _read(t_dedx, im, fm)
-            clusters = dedx_mid / w_value / _read(t_mean_e, im, fm)
+            clusters = _read(t_dedx_ion, im, fm) / w_value / _read(t_mean_e, im, fm)
             delta_rate = _read(t_delta, im, fm)
             bad = _read(t_invalid, im, fm) > 0.5
         if bad:
@@ -320,6 +320,7 @@ def stepped_layer_ms(
     omega_c,
     z_eff,
     t_dedx,
+    t_dedx_ion,
     t_delta,
     t_mean_e,
     t_invalid,
@@ -451,8 +452,7 @@ def stepped_layer_ms(
         if frozen[i]:
             clusters, delta_rate, bad = f_clusters[i], f_delta[i], f_invalid[i]
         else:
-            dedx_mid = _read(t_dedx, im, fm)
-            clusters = dedx_mid / w_value / _read(t_mean_e, im, fm)
+            clusters = _read(t_dedx_ion, im, fm) / w_value / _read(t_mean_e, im, fm)
             delta_rate = _read(t_delta, im, fm)
             bad = _read(t_invalid, im, fm) > 0.5
         if bad:

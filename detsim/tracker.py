@@ -906,6 +906,7 @@ class _CompiledStepper:
                 self.ms_const[1],
                 self.ms_const[2],
                 v["dedx"],
+                v["dedx_ion"],
                 v["delta_rate"],
                 v["mean_e"],
                 v["invalid"],
@@ -964,6 +965,7 @@ class _CompiledStepper:
                 self.f_rates[1],
                 self.f_rates[3],
                 v["dedx"],
+                v["dedx_ion"],
                 v["delta_rate"],
                 v["mean_e"],
                 v["invalid"],
@@ -1002,7 +1004,7 @@ def _rates(bm, tracker, gas_beta):
     """Per-cm ionization-cluster and delta-electron means, mean cluster size, validity flag."""
     where = gas_beta.locate(bm)
     mean_e = gas_beta.read("mean_e", where)
-    clusters = gas_beta.read("dedx", where) / tracker.gas.w_value_gev / mean_e
+    clusters = gas_beta.read("dedx_ion", where) / tracker.gas.w_value_gev / mean_e
     return clusters, gas_beta.read("delta_rate", where), mean_e, gas_beta.read("invalid", where) > 0.5
 
 
@@ -1125,7 +1127,8 @@ def _slow_layer_ms(ms: _Mcp, gi, k, tracker: Tracker, tables: dict, u_ion, u_del
 
 
 def build_tables(tracker: Tracker, eps: float, mass: float) -> dict:
-    """Range tables and beta tables (dE/dx, delta rate, cluster size, validity, time of flight)
+    """Range tables and beta tables (dE/dx, its electronic part ``dedx_ion`` for the ionisation
+    clusters, delta rate, cluster size, validity, time of flight)
     for one (eps, m); with multiple scattering also the materials' (X0, Omega constant, Z_eff)."""
     gas, model = tracker.gas, tracker.eloss_model
     n_e_mip = max(mip_dedx_gev_per_cm(gas) / (gas.w_value_gev * gas.primary_clusters_per_cm), 1.0)
@@ -1140,6 +1143,9 @@ def build_tables(tracker: Tracker, eps: float, mass: float) -> dict:
         "gas_beta": BetaTable(
             {
                 "dedx": lambda b: dedx_gev_per_cm(b, eps, mass, gas, model, **nuc),
+                # ionisation (clusters) comes from the electronic part only: recoiling nuclei
+                # ionise little (docs/physics.md §11)
+                "dedx_ion": lambda b: dedx_gev_per_cm(b, eps, mass, gas, model),
                 "delta_rate": lambda b: delta_rate_per_cm(b, eps, mass, gas, tracker.delta_t_min_gev),
                 "mean_e": lambda b: np.clip(t_max_gev(b, mass) / gas.w_value_gev, 1.0, n_e_mip),
                 "invalid": invalid(gas),

@@ -119,3 +119,20 @@ def test_crossing_angle_moves_pairs_from_the_line_to_the_boosted_finder():
     # beta_x = 0.030 exceeds the chi velocities: both chi fly to +x, no back-to-back road
     assert b["found_line"] < 0.05
     assert b["found_boosted"] > 0.95
+
+
+def test_nuclear_stopping_slows_but_does_not_ionise():
+    """With nuclear stopping the range tables lose energy faster, while the ionisation clusters
+    still come from the electronic stopping alone (docs/physics.md §11)."""
+    from detsim.eloss import dedx_gev_per_cm
+    from detsim.simulate import build_tables
+
+    card = load_card("sct_3gev_realistic")
+    gas = card.tracker.gas
+    tables = build_tables(card.tracker, 3e-3, 1.5)
+    beta = np.array([0.003, 0.005, 0.01])
+    electronic = dedx_gev_per_cm(beta, 3e-3, 1.5, gas, "icru49")
+    total = dedx_gev_per_cm(beta, 3e-3, 1.5, gas, "icru49", nuclear=True)
+    assert np.all(total > electronic)
+    np.testing.assert_allclose(tables["gas_beta"]("dedx_ion", beta), electronic, rtol=1e-3)
+    np.testing.assert_allclose(tables["gas_beta"]("dedx", beta), total, rtol=1e-3)
