@@ -27,6 +27,7 @@ from detsim.simulate import build_tables, random_trigger, simulate
 from .build import ChiPairCard
 from .engine import Chunk, ChunkStats, Engine
 from .eventfiles import EventFileSink, EventFileTee, event_file_names
+from .histograms import cutflow_histogram
 from .output import BranchLayout, RootEventWriter, versions
 from .results import Result
 from .rng import Stream, Streams, block_source, uniforms
@@ -245,6 +246,16 @@ class ChiPairSummary(Result):
         return "\n".join(lines)
 
 
+def _signal_histogram(summary: ChiPairSummary):
+    """The signal flags as a labelled TH1D: expected pairs L sigma generated and passing each flag
+    (each flag on its own, not cumulative), with MC errors."""
+    d = summary.to_dict()
+    rows = [{"cut": "generated", "events": d["expected_events"], "err": d["expected_events_err"]}]
+    rows += [{"cut": flag, "events": v["events"], "err": v["err"]} for flag, v in summary.signal().items()]
+    title = f"{summary.card.name}: expected pairs per signal flag, L = {summary.card.luminosity_pb / 1e3:g} fb^{{-1}}"
+    return cutflow_histogram(rows, title=title, quantity="events", error="err")
+
+
 def _format_event_files(info: dict) -> str:
     """One line on the event files of a run: files, weighting, overweight fraction."""
     text = f"event files ({info['weighting']}, {info['n_events']} events): {', '.join(info['files'])}"
@@ -346,5 +357,7 @@ def run_chi_pair(
         )
         document = json.dumps(summary.to_dict(), default=float)
         writer.metadata = {"mcpgen_summary": document, "mcpgen_card": card.to_yaml()}
+        if summary.signal():
+            writer.metadata["cutflow_signal"] = _signal_histogram(summary)
         writer.pair_json(out_dir / "summary.json", summary.to_dict())  # renamed before events.root
     return summary

@@ -36,6 +36,7 @@ from .build import Dataset, MonophotonCard
 from .chipair_run import event_file_sink
 from .engine import Chunk, ChunkStats, Engine
 from .eventfiles import EventFileTee
+from .histograms import cutflow_histogram
 from .output import BranchLayout, RootEventWriter, versions
 from .results import Result
 from .rng import Streams
@@ -319,6 +320,16 @@ def _optimised_cuts(card: MonophotonCard, samples: dict) -> dict:
     return out
 
 
+def _cutflow_histograms(result: DatasetResult) -> dict:
+    """One labelled TH1D per selection chain of a dataset: sigma [fb] after each cut (cumulative)
+    with its MC error, named ``cutflow_<dataset>_<chain>``."""
+    label = result.dataset.label
+    return {
+        f"cutflow_{label}_{chain}": cutflow_histogram(rows, title=f"{label}: cut flow of chain {chain}, #sigma [fb]")
+        for chain, rows in result.cutflow().items()
+    }
+
+
 def _dataset_event_files(card: MonophotonCard, ds: Dataset, n_events: int, out_dir: Path, seed: int):
     """Event-file sink of dataset ``ds`` (``events_<label>.lhe`` ...; None without
     ``output.formats``); unweighted against the maximum of a pilot sample of its own stream."""
@@ -405,5 +416,6 @@ def run_monophoton(
         writer.metadata = {"mcpgen_summary": document, "mcpgen_card": card.to_yaml()}
         for result in results:
             writer.metadata[f"cutflow_{result.dataset.label}"] = result.format_cutflow()
+            writer.metadata.update(_cutflow_histograms(result))
         writer.pair_json(out_dir / "summary.json", summary.to_dict())  # renamed before events.root
     return summary

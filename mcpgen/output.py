@@ -29,6 +29,7 @@ import numpy as np
 import uproot
 
 from .errors import OutputError
+from .histograms import scan_histogram
 
 __all__ = [
     "COMPRESSION_CHOICES",
@@ -225,13 +226,14 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_histograms(path: str | Path, hist2d: dict, hist1d: dict, metadata: dict[str, str]) -> None:
     """A ROOT file of TH2D ``(values, x_edges, y_edges)`` and TH1D ``(values, x_edges)``
-    histograms (nan written as 0) and TObjString ``metadata``, atomically."""
+    histograms (nan written as 0 in 1D) with titles and axis labels (:mod:`mcpgen.histograms`)
+    and TObjString ``metadata``, atomically."""
     with atomic_path(path) as tmp:
         with uproot.recreate(tmp) as f:
             for key, (values, x_edges, y_edges) in hist2d.items():
-                f[key] = (np.asarray(values, dtype=float), x_edges, y_edges)
+                f[key] = scan_histogram(key, values, x_edges, y_edges)
             for key, (values, x_edges) in hist1d.items():
-                f[key] = (np.nan_to_num(np.asarray(values, dtype=float)), x_edges)
+                f[key] = scan_histogram(key, values, x_edges)
             for key, text in metadata.items():
                 f[key] = text
 

@@ -218,3 +218,17 @@ def test_unweighted_by_default_against_the_pilot_maximum(tmp_path):
 def test_format_option_is_checked():
     result = CliRunner().invoke(main, ["run", "--card", "sct_3gev", "--format", "stdhep"])
     assert result.exit_code == 2 and "stdhep" in result.output
+
+
+def test_cut_flows_as_labelled_histograms(mono_run):
+    """Beside the text cut flow, one TH1D per chain: bins labelled by cut, sigma [fb] and its MC error
+    as in summary.json."""
+    summary = json.loads((mono_run / "summary.json").read_text())
+    with uproot.open(mono_run / "events.root") as f:
+        for dataset in summary["datasets"]:
+            for chain, rows in dataset["cutflow"].items():
+                h = f[f"cutflow_{dataset['dataset']}_{chain}"]
+                assert h.classname == "TH1D" and chain in h.member("fTitle")
+                assert list(h.axis().labels()) == [r["cut"] for r in rows]
+                np.testing.assert_allclose(h.values(), [r["sigma_fb"] for r in rows], rtol=1e-12)
+                np.testing.assert_allclose(h.errors(), [r["sigma_err_fb"] for r in rows], rtol=1e-12)

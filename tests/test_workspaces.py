@@ -113,3 +113,16 @@ def test_cls_limit_matches_the_asimov_formula_at_any_background(b):
 def test_cl_option_is_checked():
     result = CliRunner().invoke(main, ["scan", "--card", "belle2", "--cl", "68"])
     assert result.exit_code == 2 and "90 or 95" in result.output
+
+
+def test_scan_root_histograms_carry_titles_and_axis_labels(scan):
+    import uproot
+
+    cl, out, payload = scan
+    with uproot.open(out / "scan.root") as f:
+        h = f["eps_limit_cls_best"]
+        assert "upper limit" in h.member("fTitle") and h.member("fXaxis").member("fTitle") == "m_{#chi} [GeV]"
+        values = np.nan_to_num(np.asarray(payload["best"]["cls"], dtype=float))
+        np.testing.assert_allclose(h.values(), values, rtol=1e-15)
+        h2 = f[f"signal_events_{payload['chains'][0]}"]
+        assert h2.member("fYaxis").member("fTitle").startswith("#varepsilon")
