@@ -26,6 +26,7 @@ from . import plots
 from .build import load_card
 from .dask_executor import executor_scope
 from .errors import UsageError
+from .output import write_json_atomic
 from .reach import collider_effects
 from .scan import run_scan
 
@@ -163,8 +164,15 @@ def fig_l6(out, n=None):
 #: L Fig. 8's configurations: BESIII with L's 17 fb⁻¹ of 2011-2018 (the card's three data sets,
 #: 2.03 fb⁻¹, scaled up in proportion; docs/physics.md §15), STCF 4 GeV with 20 ab⁻¹.
 L8_OVERRIDES = {
-    "bes3": [f"beams.points.{k}.luminosity={lumi * 17 / 2.03:.6g} fb^-1" for k, lumi in enumerate((1.4, 0.13, 0.5))],
-    "stcf_4gev": ["beams.points.0.luminosity=20 ab^-1"],
+    "bes3": [
+        "beams.points=["
+        + ", ".join(
+            f"{{label: {label}, sqrt_s: {rs} GeV, luminosity: {lumi * 17 / 2.03:.6g} fb^-1}}"
+            for label, rs, lumi in (("jpsi", 3.097, 1.4), ("e3554", 3.554, 0.13), ("psi2s", 3.686, 0.5))
+        )
+        + "]"
+    ],
+    "stcf_4gev": ["beams.points=[{label: stcf4, sqrt_s: 4.0 GeV, luminosity: 20 ab^-1}]"],
 }
 
 
@@ -192,12 +200,15 @@ def fig_l8(out, n=None):
 
 def fig_collider(out, n=None):
     """The reach at m = sqrt(s0)/2 of sct_3gev for each cumulative collider effect (mcpgen.reach)."""
-    steps = collider_effects("sct_3gev", n_events=int(n or 20_000))
+    steps = collider_effects("sct_3gev", n_events=int(n or 20_000), random_trigger_events=1_000_000)
     flags = ("found_line", "found_circle", "found_boosted", "paper_either")
     fig = plots.collider_effects(
         steps, flags, "G benchmark (m = √s₀/2 = 1.5 GeV, 100 fb⁻¹): paper idealisation → realistic SCT collider"
     )
-    return plots.save(fig, Path(out) / "g_collider_effects")
+    files = plots.save(fig, Path(out) / "g_collider_effects")
+    table = Path(out) / "g_collider_effects.json"
+    write_json_atomic(table, {"steps": [s.to_dict() for s in steps]})
+    return {**files, "json": str(table)}
 
 
 FIGURES = {

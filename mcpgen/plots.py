@@ -239,15 +239,15 @@ def collider_effects(steps: Sequence, hypotheses: Sequence[str], title: str):
         ax.plot([], [], "s", color=color, label=step.label)
     ax.legend(fontsize=6, loc="lower right")
     x = np.arange(len(steps))
-    width = 0.8 / max(len(hypotheses), 1)
+    markers = ("o", "s", "^", "D", "v")
     for k, flag in enumerate(hypotheses):
         reach = [s.reach()[flag] for s in steps]
-        bx.bar(x + (k - (len(hypotheses) - 1) / 2) * width, reach, width, label=flag.removeprefix("found_"))
+        bx.plot(x + 0.06 * (k - 1.5), reach, marker=markers[k % len(markers)], ls="-", lw=0.8, label=flag)
     bx.set_yscale("log")
     bx.set_xticks(x, [s.label.replace(", ", ",\n").replace(" (", "\n(") for s in steps], fontsize=6)
-    bx.set_ylabel("ε reach (N ≥ 3)")
+    bx.set_ylabel("ε reach (N ≥ 3, zero background)")
     bx.grid(alpha=0.3, which="both", axis="y")
-    bx.legend(fontsize=7, title="hypothesis", title_fontsize=7)
+    bx.legend(fontsize=7, title="signal flag", title_fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

@@ -26,12 +26,12 @@ from analysis.scan import eps_reach
 from analysis.selections import tracker_flags
 from detsim.simulate import build_tables, random_trigger, simulate
 
-from .build import ChiPairCard, load_card
+from .build import ChiPairCard, card_from_dict, load_card
 from .pipeline import generate_events
 from .results import Result
 from .rng import Streams, block_source, resolve_seed, uniforms
 
-__all__ = ["COLLIDER_EFFECTS", "EPS_REF", "SimulatedReach", "simulated_reach", "collider_effects"]
+__all__ = ["COLLIDER_EFFECTS", "EPS_REF", "SimulatedReach", "simulated_reach", "collider_effects", "effect_ladder"]
 
 EPS_REF = 1.0  #: charge at which the generator runs; weights scale as (eps / EPS_REF)^2
 
@@ -162,4 +162,49 @@ def collider_effects(
                 step, epsilons, n_events=n_events, seed=seed, random_trigger_events=random_trigger_events, label=label
             )
         )
+    return out
+
+
+def effect_ladder(card: ChiPairCard) -> list[tuple[str, ChiPairCard]]:
+    """The card with its collider effects switched off one by one (``docs/physics.md`` §10-§14):
+    head-on beams with a Gaussian sqrt(s) spread of the same width, the paper's dE/dx (G eq. 4 as
+    printed) without nuclear stopping, no multiple scattering and no readout window; then each
+    effect back on, in the order of :data:`COLLIDER_EFFECTS`, ending with the card itself. An empty
+    list when the card is already the idealisation."""
+    b, t = card.beams, card.tracker
+    if t is None:
+        return []
+    beams = []
+    if b.crossing_angle_rad != 0.0 or b.spread_model == "gaussian_per_beam":
+        sigma = float(b.sigma_sqrt_s_effective_gev)
+        beams = ["beams.crossing_angle=0 rad"]
+        beams.append(
+            f"beams.spread={{model: gaussian_sqrt_s, sigma_sqrt_s: '{sigma!r} GeV'}}"
+            if sigma > 0
+            else "beams.spread={model: none}"
+        )
+        if "machine" in card.data["beams"] and "sqrt_s" not in card.data["beams"]:
+            beams.append(f"beams.sqrt_s={float(b.sqrt_s0_gev)!r} GeV")
+    stopping = []
+    if t.eloss_model != "bethe_paper" or t.nuclear_stopping:
+        stopping = ["detector.tracker.energy_loss=bethe_paper", "detector.tracker.nuclear_stopping=false"]
+    tracking = []
+    if t.multiple_scattering or t.time_window_ns is not None:
+        tracking = ["detector.tracker.multiple_scattering=false", "detector.tracker.time_window=null"]
+    if not (beams or stopping or tracking):
+        return []
+    data = card.data
+    steps = [
+        ("idealised (head-on, G eq. 4, no scattering)", beams + stopping + tracking),
+        ("+ crossing angle, per-beam spread", stopping + tracking),
+        ("+ realistic stopping", tracking),
+        ("+ multiple scattering, readout window (the card)", []),
+    ]
+    out, seen = [], set()
+    for label, overrides in steps:
+        key = tuple(overrides)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((label, card_from_dict(data, card.source, overrides)))
     return out

@@ -39,13 +39,14 @@ from .errors import UsageError
 from .monophoton_run import MonophotonTask, monophoton_chunk, run_dataset
 from .output import jsonable, versions, write_json_atomic, write_text_atomic
 from .pipeline import generate_events
+from .reach import effect_ladder, simulated_reach
 from .results import Result
 from .rng import Streams, block_source, resolve_seed
 
 __all__ = ["ValidationResult", "validate_chi_pair", "validate_monophoton", "run_validate"]
 
 #: Validation samples (stream numbers of :meth:`Streams.validation`).
-_NO_ISR, _ISR, _DEDX, _SAGITTA, _SPECTRUM = 0, 1, 2, 4, 11
+_NO_ISR, _ISR, _DEDX, _SAGITTA, _SPECTRUM, _BEAMS = 0, 1, 2, 4, 11, 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +75,8 @@ class ValidationResult(Result):
             out["almost_unbent"] = jsonable(self.extra["sagitta"])
         if "spectrum" in self.extra:
             out["spectrum"] = jsonable(self.extra["spectrum"])
+        if "collider_effects" in self.extra:
+            out["collider_effects"] = jsonable([step.to_dict() for step in self.extra["collider_effects"]])
         return out
 
     def to_dict(self) -> dict:
@@ -84,6 +87,8 @@ class ValidationResult(Result):
         if "sagitta" in self.extra:
             frac = self.extra["sagitta"]["fraction_bent_beyond_3_sigma"]
             lines.append(f"'almost unbent': sagitta > 3 sigma_rphi on {100 * frac:.0f} % of the (m, eps) grid")
+        for step in self.extra.get("collider_effects", ()):
+            lines.append(step.format())
         lines.append(f"written: {self.files}")
         return "\n".join(lines)
 
@@ -100,10 +105,12 @@ def validate_chi_pair(card: ChiPairCard, n_events: int, seed: int) -> tuple[list
     """Rows for G eqs. 1, 3, 6, 11, 12, the velocity floors, and the sagitta study."""
     proc, b = card.process, card.beams
     m, eps = proc.mass_gev, proc.epsilon
-    if b.spread_model != "gaussian_sqrt_s":
-        raise UsageError(f"card {card.source}: validate needs a Gaussian sqrt(s) spread (G eq. 2)")
-    rs0, sigma0 = b.sqrt_s0_gev, b.sigma_sqrt_s_gev
-    rows = []
+    if b.spread_model == "none":
+        raise UsageError(f"card {card.source}: validate needs a beam-energy spread (G eq. 2)")
+    # per-beam spreads: the sqrt(s) Gaussian of the same first-order width (docs/physics.md §10)
+    rs0 = b.sqrt_s0_gev
+    sigma0 = b.sigma_sqrt_s_gev if b.spread_model == "gaussian_sqrt_s" else float(b.sigma_sqrt_s_effective_gev)
+    rows = _beam_rows(card, n_events, seed) if b.spread_model == "gaussian_per_beam" or b.crossing_angle_rad else []
     mc, err = _mc_sigma(replace(proc, isr="off"), n_events, seed, _NO_ISR)
     rows.append(
         Row(
@@ -192,7 +199,46 @@ def validate_chi_pair(card: ChiPairCard, n_events: int, seed: int) -> tuple[list
             )
         )
         extra["sagitta"] = _sagitta_study(card, seed)
+        ladder = effect_ladder(card)
+        if ladder:
+            eps_grid = np.geomspace(3e-4, 3e-2, 13)
+            extra["collider_effects"] = [
+                simulated_reach(step, eps_grid, n_events=COLLIDER_EVENTS, seed=seed, random_trigger_events=0, label=lab)
+                for lab, step in ladder
+            ]
     return rows, extra
+
+
+#: generated pairs per step of the collider-effects ladder of ``mcpgen validate``
+COLLIDER_EVENTS = 10_000
+
+
+def _beam_rows(card: ChiPairCard, n_events: int, seed: int) -> list[Row]:
+    """The CM motion of crossing beams with per-beam spreads (docs/physics.md §10): mean beta_x
+    = sin(theta_c/2) cos-independent of the spread, and sigma(beta_z) to first order in the widths,
+    sigma^2 = cos^2(theta_c/2) 4 (E2^2 s1^2 + E1^2 s2^2) / (E1 + E2)^4."""
+    b = card.beams
+    u = Streams.validation(_BEAMS)[0].uniforms(seed, 0, n_events, 2)
+    frame = b.sample_frame(u, 2.0 * card.process.mass_gev)
+    bx, bz = np.asarray(frame.beta_x), np.asarray(frame.beta_z)
+    h = 0.5 * b.crossing_angle_rad
+    e1, e2 = b.electron_energy_gev, b.positron_energy_gev
+    s1, s2 = b.sigma_electron_gev, b.sigma_positron_gev
+    sigma_bz = math.cos(h) * 2.0 * math.hypot(e2 * s1, e1 * s2) / (e1 + e2) ** 2
+    n = len(bz)
+    rows = [Row("mean CM beta_x", "§10: sin(theta_c/2)", float(bx.mean()), float(bx.std() / math.sqrt(n)), math.sin(h))]
+    if b.spread_model == "gaussian_per_beam":
+        rows.append(
+            Row(
+                "sigma(beta_z) of the CM",
+                "§10 (first order)",
+                float(bz.std()),
+                float(bz.std() / math.sqrt(2 * n)),
+                sigma_bz,
+                "generated above the pair threshold; beta_z is independent of sqrt(s) to first order",
+            )
+        )
+    return rows
 
 
 def _sagitta_study(card: ChiPairCard, seed: int) -> dict:
@@ -333,6 +379,11 @@ def run_validate(card, out_dir, n_events: int | None = None, seed=None) -> Valid
         x = (sag["masses_gev"] - card.beams.sqrt_s0_gev / 2) * 1e3
         figure = plots.sagitta_map(x, sag["epsilons"], sag["sagitta_over_resolution"])
         files["sagitta_png"] = plots.save(figure, out / "sagitta", ("png",))["png"]
+    if "collider_effects" in extra:
+        flags = ("found_line", "found_circle", "found_boosted", "paper_either")
+        title = f"{card.name}: m = {card.process.mass_gev:g} GeV, each collider effect switched on in turn"
+        figure = plots.collider_effects(extra["collider_effects"], flags, title)
+        files["collider_effects_png"] = plots.save(figure, out / "collider_effects", ("png",))["png"]
     if "spectrum" in extra:
         spec = extra["spectrum"]
         figure = plots.nunu_spectrum(
