@@ -298,6 +298,35 @@ def _error_text(error: jsonschema.ValidationError) -> str:
     return f"field '{_path(parts)}' = {short(error.instance)} {_describe(error)}"
 
 
+_STRICT = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
+
+
+def _whole_numbers_as_int(data: dict) -> None:
+    """Where the schema wants an integer, a whole float (``events_per_mass: 2e4``, ``layers:
+    48.0``) becomes that integer in ``data``, so the code downstream never sees a float count."""
+    for _ in range(64):
+        fixed = False
+        for error in _STRICT(schema(CARD_VERSION)).iter_errors(data):
+            wanted = error.validator_value if error.validator == "type" else None
+            wanted = wanted if isinstance(wanted, list) else [wanted]
+            value = error.instance
+            if "integer" in wanted and isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
+                parts = list(error.absolute_path)
+                node = data
+                for part in parts[:-1]:
+                    node = node[part]
+                if parts:
+                    node[parts[-1]] = int(value)
+                    fixed = True
+        if not fixed:
+            return
+
+
 def _validate_schema(data: dict, source: str) -> None:
     version = data.get("version")
     if version != CARD_VERSION:
@@ -309,6 +338,7 @@ def _validate_schema(data: dict, source: str) -> None:
             value=version,
         )
     validator = jsonschema.Draft202012Validator(schema(CARD_VERSION))
+    _whole_numbers_as_int(data)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         lines = "; ".join(_error_text(e) for e in errors[:5])

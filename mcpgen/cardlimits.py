@@ -27,6 +27,7 @@ import yaml
 from analysis.selections import MonophotonSelection
 
 from .errors import CardError
+from .options import max_local_workers
 from .units import CANONICAL, DIMENSIONS, parse_quantity
 
 __all__ = [
@@ -407,8 +408,29 @@ def _check_monophoton(spec) -> None:
                 )
 
 
+#: Card names and energy-point labels become file names: one plain name each.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+
+
+def _check_names(spec) -> None:
+    name = spec.data.get("name")
+    if name and not NAME_PATTERN.match(str(name)):
+        raise spec.error("name", "must be a plain file name: letters, digits, _ . + -, at most 64, no path")
+    for i, point in enumerate(spec.data.get("beams", {}).get("points", []) or []):
+        label = point.get("label") if isinstance(point, dict) else None
+        if label is not None and not NAME_PATTERN.match(str(label)):
+            raise spec.error(
+                f"beams.points.{i}.label", "must be a plain file name: letters, digits, _ . + -, at most 64, no path"
+            )
+    run = spec.data.get("run", {})
+    workers = run.get("workers", 1)
+    if run.get("executor", "local") == "local" and isinstance(workers, int) and workers > max_local_workers():
+        raise spec.error("run.workers", f"is more than this machine's {max_local_workers()} local workers")
+
+
 def check_semantics(spec) -> None:
     """The checks of the module docstring that need the resolved card (a :class:`CardSpec`)."""
+    _check_names(spec)
     _check_positive(spec)
     if spec.data.get("mcp") and "mass" in spec.data["mcp"]:
         if spec.quantity("mcp.mass", "energy") < MIN_MASS_GEV:

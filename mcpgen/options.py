@@ -7,12 +7,15 @@ Only click is imported here: ``mcpgen --help`` builds its text from this module 
 from __future__ import annotations
 
 import math
+import os
 
 import click
 
 from .errors import UsageError
 
 __all__ = [
+    "MAX_EVENTS",
+    "max_local_workers",
     "card_option",
     "events_option",
     "seed_option",
@@ -126,8 +129,29 @@ def run_options(fn):
     return fn
 
 
+#: Events of one run or sample: 1e10 events are about a day at 10^5 events/s on one core.
+MAX_EVENTS = 10**10
+
+
+def max_local_workers() -> int:
+    """Local worker processes a run may start: 4 per core of this machine (at least 8); more
+    only multiply the memory of the chunks in flight."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
+def _count_limit(option: str) -> int:
+    if option == "--workers":
+        return max_local_workers()
+    if option == "--chunk-size":
+        return 100_000_000
+    return MAX_EVENTS
+
+
 def parse_count(text: str, option: str = "-n") -> int:
-    """Parse an event count such as ``1e6`` or ``250000``: a whole number >= 1."""
+    """Parse an event count such as ``1e6`` or ``250000``: a whole number >= 1 (and at most
+    :data:`MAX_EVENTS`, :func:`max_local_workers` for ``--workers``, 1e8 for ``--chunk-size``)."""
+    if isinstance(text, str) and len(text) > 40:
+        raise UsageError(f"{option} {text[:20]!r}... is not a count; give a whole number >= 1, e.g. {option} 1e6.")
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -140,6 +164,9 @@ def parse_count(text: str, option: str = "-n") -> int:
         )
     if value < 1:
         raise UsageError(f"{option} {text!r} must be at least 1 (a whole number of events, e.g. {option} 1e6).")
+    limit = _count_limit(option)
+    if value > limit:
+        raise UsageError(f"{option} {text!r} is too large; at most {limit:.4g} on this machine.")
     return int(value)
 
 
@@ -147,6 +174,8 @@ def parse_seed(text: str | None) -> int | None:
     """Parse ``--seed``: None (take the card's) or a non-negative integer."""
     if text is None:
         return None
+    if len(text) > 40:
+        raise UsageError(f"--seed {text[:20]!r}... is too long; give a non-negative integer below 2**128.")
     try:
         seed = int(text)
     except ValueError:
