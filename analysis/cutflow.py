@@ -12,19 +12,76 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["WeightSum", "CutFlow", "CutFlowRow", "cumulative", "cut_flow", "format_cut_flow"]
+__all__ = [
+    "EXACT_SHIFT",
+    "exact_float",
+    "exact_sum",
+    "WeightSum",
+    "CutFlow",
+    "CutFlowRow",
+    "cumulative",
+    "cut_flow",
+    "format_cut_flow",
+]
+
+
+#: Exact sums are integers in units of 2^-EXACT_SHIFT: every double (subnormals included) is an
+#: integer multiple of 2^-1074 and its 53-bit integer mantissa is taken at exponent >= -1126.
+EXACT_SHIFT = 1126
+
+
+def exact_sum(values) -> int:
+    """The exact sum of finite doubles ``values`` as an integer in units of 2^-EXACT_SHIFT.
+
+    Each value is m 2^e with a 53-bit integer mantissa m (``np.frexp``); m is split into 27 and
+    26-bit halves whose sums per exponent, taken with ``np.bincount`` in float64, are exact
+    integers below 2^53 for up to 2^26 values. No rounding anywhere, so sums of parts add up to
+    the sum of the whole in any grouping: totals do not depend on how events are chunked.
+    """
+    x = np.asarray(values, dtype=float).ravel()
+    if x.size == 0:
+        return 0
+    if x.size > 1 << 26:
+        return sum(exact_sum(x[i : i + (1 << 26)]) for i in range(0, x.size, 1 << 26))
+    mant, expo = np.frexp(x)
+    m = (mant * 2.0**53).astype(np.int64)
+    shift = np.maximum(expo.astype(np.int64) - 53 + EXACT_SHIFT, 0)  # < 0 only for zero mantissas
+    hi = np.bincount(shift, weights=(m >> 26).astype(float))
+    lo = np.bincount(shift, weights=(m & ((1 << 26) - 1)).astype(float))
+    total = 0
+    for key in np.flatnonzero((hi != 0) | (lo != 0)).tolist():
+        total += ((int(hi[key]) << 26) + int(lo[key])) << key
+    return total
+
+
+def exact_float(total: int) -> float:
+    """The double nearest to ``total`` x 2^-EXACT_SHIFT (correctly rounded)."""
+    try:
+        return float(Fraction(total, 1 << EXACT_SHIFT)) if total else 0.0
+    except OverflowError:
+        return math.inf if total > 0 else -math.inf
 
 
 @dataclass(frozen=True)
 class WeightSum:
-    """Sum of weights, of squared weights [pb, pb^2] and the number of entries summed."""
+    """Sum of weights, of squared weights [pb, pb^2] and the number of entries summed.
+
+    Sums made by :meth:`of` also carry their exact values (``exact``, :func:`exact_sum`): adding
+    such sums is exact, so a total is bit-identical however the entries were split into chunks.
+    """
 
     sum_w: float = 0.0
     sum_w2: float = 0.0
     count: int = 0
+    exact: tuple[int, int] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.exact is None and self.sum_w == 0.0 and self.sum_w2 == 0.0:
+            object.__setattr__(self, "exact", (0, 0))
 
     @classmethod
     def of(cls, weights, mask=None, *, count_nonzero: bool = False) -> WeightSum:
@@ -33,10 +90,19 @@ class WeightSum:
         w = np.asarray(weights, dtype=float)
         wp = w if mask is None else w[np.asarray(mask, dtype=bool)]
         count = int(np.count_nonzero(wp)) if count_nonzero else int(wp.size)
-        return cls(float(wp.sum()), float(wp @ wp), count)
+        with np.errstate(over="ignore", invalid="ignore"):
+            squares = wp * wp
+        if not np.all(np.isfinite(squares)):
+            return cls(float(wp.sum()), float(wp @ wp), count)
+        s1, s2 = exact_sum(wp), exact_sum(squares)
+        return cls(exact_float(s1), exact_float(s2), count, (s1, s2))
 
     def __add__(self, other: WeightSum) -> WeightSum:
-        return WeightSum(self.sum_w + other.sum_w, self.sum_w2 + other.sum_w2, self.count + other.count)
+        count = self.count + other.count
+        if self.exact is not None and other.exact is not None:
+            s1, s2 = self.exact[0] + other.exact[0], self.exact[1] + other.exact[1]
+            return WeightSum(exact_float(s1), exact_float(s2), count, (s1, s2))
+        return WeightSum(self.sum_w + other.sum_w, self.sum_w2 + other.sum_w2, count)
 
     def sigma_pb(self, n_trials: int) -> tuple[float, float]:
         """(sigma, its MC error) [pb] for a sample of ``n_trials`` trials."""

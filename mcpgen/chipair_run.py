@@ -85,7 +85,7 @@ def chipair_chunk(task: ChiPairTask) -> Chunk:
         sample = window_cost(detector, w_out) if task.tracker.time_window_ns is not None else None
     else:
         sample = None
-    total = WeightSum(float(w.sum()), float(w @ w), task.stop - task.start)
+    total = WeightSum.of(w)  # exact sums: totals independent of the chunking
     stats = ChunkStats(task.stop - task.start, len(events), n_over, total, cutflow)
     return Chunk(events, stats, sample)
 

@@ -13,6 +13,7 @@ chunk size, the executor or the number of workers.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from analysis.cutflow import CutFlow, WeightSum
 
+from .errors import ResultError
 from .executors import make_executor
 from .output import BranchLayout, RootEventWriter, flatten
 from .rng import resolve_seed
@@ -87,6 +89,15 @@ class _Work:
         branches = flatten(chunk.events, self.layout) if self.layout is not None else None
         events = chunk.events if self.keep_events else None
         return Produced(chunk.stats, branches=branches, events=events, sample=chunk.sample)
+
+
+def _check_finite(total: ChunkStats) -> None:
+    """Stop a run whose weights are not finite (nothing meaningful can be written)."""
+    if not (math.isfinite(total.total.sum_w) and math.isfinite(total.total.sum_w2)):
+        raise ResultError(
+            f"the run's weights sum to {total.total.sum_w!r} over {total.n_trials} trials; the card's "
+            "physics gives no finite cross section (check the masses, energies and cuts)."
+        )
 
 
 def chunk_ranges(n: int, chunk_size: int) -> Iterator[tuple[int, int]]:
@@ -166,6 +177,7 @@ class Engine:
             total = total + produced.stats
             self._bar.update(produced.stats.n_trials)
             del produced  # do not keep this chunk alive while the next one is produced
+        _check_finite(total)
         return total
 
     def collect(self, chunk_fn: Callable, tasks: Iterable) -> tuple[ak.Array, ChunkStats]:

@@ -6,7 +6,7 @@ code 2 on the command line; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["McpgenError", "CardError", "UsageError", "OutputError"]
+__all__ = ["McpgenError", "CardError", "UsageError", "OutputError", "ResultError"]
 
 
 class McpgenError(Exception):
@@ -33,3 +33,7 @@ class UsageError(McpgenError, ValueError):
 
 class OutputError(McpgenError, OSError):
     """An output file or directory cannot be written (the message names the directory and why)."""
+
+
+class ResultError(McpgenError, ArithmeticError):
+    """A run's result cannot be meaningful (weights not finite): the run stops, nothing is written."""

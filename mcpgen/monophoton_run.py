@@ -146,7 +146,7 @@ def monophoton_chunk(task: MonophotonTask) -> Chunk:
     events = ak.with_field(events, detector, "detector")
     events = ak.with_field(events, passes, "pass")
     n = task.stop - task.start
-    stats = ChunkStats(n, n, 0, WeightSum(float(w.sum()), float(w @ w), n), cutflow)
+    stats = ChunkStats(n, n, 0, WeightSum.of(w), cutflow)  # exact sums: totals independent of the chunking
     e_cm = np.asarray(detector.photon_cm.E)
     sample = None
     if ds.process_name in ("chi_pair_gamma", "nunu_gamma") and "bbg" in flags:
