@@ -276,6 +276,7 @@ def validate_monophoton(card: MonophotonCard, n_events: int, seed: int) -> tuple
     """Rows for L's monophoton and nu nubar gamma integrals (generation cuts, and after the
     pre-selection + bBG cut on a perfect detector), and the bBG-cut test with beam-escape events."""
     perfect = replace(card, calorimeter=replace(card.calorimeter, resolution=StochasticResolution(0.0), efficiency=1.0))
+    perfect = replace(perfect, selection=replace(card.selection, bbg_margin_sigma=0.0))  # L's cut as printed
     e_min, cmax = card.e_gamma_min_gev, card.cos_theta_max
     m, eps = card.mass_gev, card.epsilon
     rows = []
