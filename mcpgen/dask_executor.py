@@ -53,13 +53,13 @@ def _import_distributed():
 
 class DaskSession:
     """One dask client: a fresh ``LocalCluster`` of ``workers`` processes (``scheduler`` None) or a
-    connection to the scheduler at ``scheduler``. Use as a context manager (or :meth:`open` /
-    :meth:`close`)."""
+    connection to the scheduler at ``scheduler`` (given up after ``timeout_s``, default
+    :data:`CONNECT_TIMEOUT_S`). Use as a context manager (or :meth:`open` / :meth:`close`)."""
 
-    def __init__(self, scheduler: str | None = None, workers: int = 1, timeout_s: float = CONNECT_TIMEOUT_S):
+    def __init__(self, scheduler: str | None = None, workers: int = 1, timeout_s: float | None = None):
         self.scheduler = scheduler
         self.workers = max(1, int(workers))
-        self.timeout_s = float(timeout_s)
+        self.timeout_s = float(CONNECT_TIMEOUT_S if timeout_s is None else timeout_s)
         self.client = None
         self._cluster = None
 
@@ -70,7 +70,7 @@ class DaskSession:
                 n_workers=self.workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: several clusters may run side by side
                 silence_logs=logging.ERROR,
             )
             self.client = distributed.Client(self._cluster)
