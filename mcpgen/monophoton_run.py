@@ -48,6 +48,8 @@ __all__ = [
     "DatasetResult",
     "layout",
     "monophoton_chunk",
+    "missing_mass_hist",
+    "M2_EDGES_GEV2",
     "run_monophoton",
 ]
 
@@ -62,6 +64,21 @@ FINAL_STATES = {
 
 #: Events of the beam-escape datasets kept for the bBG-plane plot.
 PLOT_SAMPLE = 200_000
+
+#: Bins of the recoil mass squared m^2_chichi = s - 2 sqrt(s) E_gamma^CM [GeV^2] (BaBar spectra:
+#: High-E reaches m^2 < 0 through the resolution, Low-E ends near 62 GeV^2 at Upsilon(3S)).
+M2_EDGES_GEV2 = np.linspace(-10.0, 70.0, 81)
+
+
+def missing_mass_hist(flags: dict, e_cm, sqrt_s, weight) -> dict:
+    """Per chain, the weighted histogram (expected events per trial, ``weight`` already divided
+    by the trials) of m^2 = s - 2 sqrt(s) E_gamma^CM (massless photon recoiling against the
+    invisible system, CM frame) of the events passing the chain; bins :data:`M2_EDGES_GEV2`."""
+    m2 = sqrt_s * sqrt_s - 2.0 * sqrt_s * e_cm
+    return {
+        chain: np.histogram(m2[cuts[-1][1]], M2_EDGES_GEV2, weights=weight[cuts[-1][1]])[0]
+        for chain, cuts in flags.items()
+    }
 
 
 def layout(process_name: str) -> BranchLayout:
@@ -157,6 +174,8 @@ def monophoton_chunk(task: MonophotonTask) -> Chunk:
         theta_cm = np.asarray(detector.photon_cm.theta)
         sample = {"e_cm": e_cm[keep], "theta_cm": theta_cm[keep], "sqrt_s": sqrt_s[keep]}
         sample |= {"beta_z": beta_z[keep], "weight": weight[keep]}
+    if task.selection.experiment == "babar":  # recoil-mass spectra of the two data sets (L Fig. 6)
+        sample = (sample or {}) | {"m2_hist": missing_mass_hist(flags, e_cm, sqrt_s, weight)}
     return Chunk(events, stats, sample)
 
 
@@ -344,6 +363,16 @@ def _dataset_event_files(card: MonophotonCard, ds: Dataset, n_events: int, out_d
     return event_file_sink(card, ds.process, f"events_{ds.label}", out_dir, seed, w_max, **streams)
 
 
+def _add_m2(spectra: dict, ds: Dataset, hists: dict, chain_points: dict) -> None:
+    """Accumulate a chunk's m^2 histograms [expected events per bin] into
+    ``spectra[chain][process]``, only on the points each chain uses (``analysis.chain_points``)."""
+    for chain, h in hists.items():
+        if chain in chain_points and ds.point not in chain_points[chain]:
+            continue
+        per = spectra.setdefault(chain, {})
+        per[ds.process_name] = per.get(ds.process_name, 0.0) + h * ds.luminosity_pb
+
+
 def run_dataset(engine: Engine, card: MonophotonCard, ds: Dataset, n_events: int, **produce) -> ChunkStats:
     """Run the chunks of one dataset on ``engine`` (``produce``: writer, tree, on_sample ...)."""
 
@@ -375,12 +404,18 @@ def run_monophoton(
     started = time.perf_counter()
     results = []
     optimisation: dict = {}
+    m2_spectra: dict = {}
     writer = RootEventWriter(out_dir / "events.root", None, card.output.compression)
     with engine, writer:
         for ds in card.datasets:
             kept: list[dict] = []
 
             def on_sample(sample, ds=ds, kept=kept):
+                if "m2_hist" in sample:
+                    sample = dict(sample)
+                    _add_m2(m2_spectra, ds, sample.pop("m2_hist"), card.chain_points)
+                    if not sample:
+                        return
                 if ds.process_name in ("chi_pair_gamma", "nunu_gamma"):
                     optimisation.setdefault((ds.point, ds.process_name), []).append(sample)
                 elif sum(len(p["weight"]) for p in kept) < PLOT_SAMPLE:
@@ -409,6 +444,9 @@ def run_monophoton(
                     extra["plot"] = plots.save(figure, out_dir / "plots" / f"bbg_{ds.label}", ("png",), dpi=110)["png"]
             results.append(DatasetResult(ds, n_events, stats, extra))
         elapsed = time.perf_counter() - started
+        if m2_spectra:
+            figure = plots.missing_mass_spectra(M2_EDGES_GEV2, m2_spectra, card.name)
+            plots.save(figure, out_dir / "plots" / "m2_chichi", ("png",), dpi=110)
         optimised = _optimised_cuts(card, optimisation)
         results = tuple(results)
         summary = MonophotonSummary(card, out_dir, engine.seed, n_events, results, optimised, elapsed, versions())

@@ -18,8 +18,10 @@ __all__ = [
     "monophoton_reach",
     "sagitta_map",
     "nunu_spectrum",
+    "missing_mass_spectra",
     "contour_panel",
     "limit_lines",
+    "quoted_markers",
     "new_figure",
     "finish",
     "save",
@@ -189,6 +191,30 @@ def sagitta_map(x_mev, epsilons, ratio):
         "(cyan: 3σ, white dashed: 1σ; median β of the pairs)",
         fontsize=9,
     )
+    fig.tight_layout()
+    return fig
+
+
+def missing_mass_spectra(edges, spectra: dict, title: str):
+    """Recoil mass squared m²_χχ = s − 2√s E_γ of the events passing each chain: one panel per
+    chain (``spectra[chain][process]``: expected events per bin), one line per process."""
+    edges = np.asarray(edges, dtype=float)
+    chains = list(spectra)
+    fig, axes = new_figure(1, len(chains), figsize=(5.2 * len(chains), 4.2), squeeze=False)
+    for ax, chain in zip(axes[0], chains, strict=True):
+        total = 0.0
+        for name, h in spectra[chain].items():
+            h = np.asarray(h, dtype=float)
+            ax.stairs(np.where(h > 0, h, np.nan), edges, label=name)
+            if name != "chi_pair_gamma":
+                total = total + h
+        ax.stairs(np.where(np.asarray(total) > 0, total, np.nan), edges, color="k", ls="--", label="all backgrounds")
+        ax.set_yscale("log")
+        ax.set_xlabel("m²_χχ = s − 2√s E*_γ [GeV²]")
+        ax.set_ylabel("expected events / GeV²")
+        ax.set_title(f"{title}: {chain}", fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
