@@ -27,8 +27,10 @@ from analysis.scan import (
     TrackerEvents,
     bin_edges,
     eps_reach,
+    eps_reach_exact,
     expected_events,
     monophoton_limits,
+    paper_thresholds,
     zero_background_thresholds,
 )
 
@@ -62,6 +64,8 @@ __all__ = [
 
 #: Detection modes of the tracker scan: G §4 ionization and delta-electron criteria, Poisson hits.
 MODES = ("paper_ionization", "paper_delta", "poisson")
+#: Modes whose N = 3 crossing is also read off exactly, without the eps grid.
+EXACT_MODES = ("paper_ionization", "paper_delta")
 
 
 def _progress(items, desc, total=None):
@@ -97,7 +101,18 @@ def _tracker_point(task: _TrackerPoint) -> dict:
     """Expected events per mode on the eps grid for one mass (a few numbers per eps: a compact
     result, whatever the number of events)."""
     events = tracker_point_events(task.process, task.n_events, task.seed, Streams.scan(task.k, task.i)[0])
-    return expected_events(Reweighter(events, task.tracker), task.epsilons, task.luminosity_pb)
+    reweighter = Reweighter(events, task.tracker)
+    row = expected_events(reweighter, task.epsilons, task.luminosity_pb)
+    row.update(_exact_reach_row(reweighter, task.luminosity_pb))
+    return row
+
+
+def _exact_reach_row(reweighter: Reweighter, luminosity_pb: float) -> dict:
+    """``exact_<mode>``: the eps with N = 3 of each G §4 criterion, read off without the eps grid
+    (:func:`analysis.scan.eps_reach_exact`)."""
+    thresholds = paper_thresholds(reweighter)
+    w = reweighter.weights(EPS_REF)
+    return {f"exact_{mode}": eps_reach_exact(k, w, luminosity_pb) for mode, k in thresholds.items()}
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,7 @@ class TrackerScan:
     points: tuple[ScanPoint, ...]
     expected: dict
     seconds: float = 0.0
+    reach_exact: dict = field(default_factory=dict)  # mode -> per point: eps with N = 3 per mass
 
 
 def tracker_scan(
@@ -123,6 +139,7 @@ def tracker_scan(
     if points is None:
         points = (ScanPoint(card.beams, card.luminosity_pb, grid),)
     grids = [{m: np.zeros((len(p.grid.masses_gev), len(p.grid.epsilons))) for m in MODES} for p in points]
+    exact = [{m: np.full(len(p.grid.masses_gev), np.nan) for m in EXACT_MODES} for p in points]
     tasks = []
     for k, point in enumerate(points):
         beams, g = point.beams, point.grid
@@ -136,8 +153,11 @@ def tracker_scan(
         for task, row in zip(tasks, _progress(rows, "scan", len(tasks)), strict=True):
             for m in MODES:
                 grids[task.k][m][task.i] = row[m]
+            for m in EXACT_MODES:
+                exact[task.k][m][task.i] = row[f"exact_{m}"]
     expected = {m: [g[m] for g in grids] for m in MODES}
-    return TrackerScan(tuple(points), expected, time.perf_counter() - started)
+    reach = {m: [e[m] for e in exact] for m in EXACT_MODES}
+    return TrackerScan(tuple(points), expected, time.perf_counter() - started, reach)
 
 
 def _provenance(card, seed: int) -> dict:
@@ -189,6 +209,7 @@ class TrackerScanResult(Result):
             ],
             "expected_events": self.scan.expected,
             "eps_reach_3_events": self.reach(),
+            "eps_reach_exact_3_events": self.scan.reach_exact,
             "eps_reach_by_method": by_method,
             "signal_required": thresholds,
             "events_per_mass": self.events_per_mass,
