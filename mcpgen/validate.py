@@ -110,7 +110,7 @@ def validate_chi_pair(card: ChiPairCard, n_events: int, seed: int) -> tuple[list
     # per-beam spreads: the sqrt(s) Gaussian of the same first-order width (docs/physics.md §10)
     rs0 = b.sqrt_s0_gev
     sigma0 = b.sigma_sqrt_s_gev if b.spread_model == "gaussian_sqrt_s" else float(b.sigma_sqrt_s_effective_gev)
-    rows = _beam_rows(card, n_events, seed) if b.spread_model == "gaussian_per_beam" or b.crossing_angle_rad else []
+    rows = beam_rows(card, n_events, seed) if b.spread_model == "gaussian_per_beam" or b.crossing_angle_rad else []
     mc, err = _mc_sigma(replace(proc, isr="off"), n_events, seed, _NO_ISR)
     rows.append(
         Row(
@@ -213,7 +213,7 @@ def validate_chi_pair(card: ChiPairCard, n_events: int, seed: int) -> tuple[list
 COLLIDER_EVENTS = 10_000
 
 
-def _beam_rows(card: ChiPairCard, n_events: int, seed: int) -> list[Row]:
+def beam_rows(card: ChiPairCard, n_events: int, seed: int) -> list[Row]:
     """The CM motion of crossing beams with per-beam spreads (docs/physics.md §10): mean beta_x
     = sin(theta_c/2) cos-independent of the spread, and sigma(beta_z) to first order in the widths,
     sigma^2 = cos^2(theta_c/2) 4 (E2^2 s1^2 + E1^2 s2^2) / (E1 + E2)^4."""
@@ -225,17 +225,21 @@ def _beam_rows(card: ChiPairCard, n_events: int, seed: int) -> list[Row]:
     e1, e2 = b.electron_energy_gev, b.positron_energy_gev
     s1, s2 = b.sigma_electron_gev, b.sigma_positron_gev
     sigma_bz = math.cos(h) * 2.0 * math.hypot(e2 * s1, e1 * s2) / (e1 + e2) ** 2
+    w = np.asarray(frame.weight)  # draws are importance-sampled above threshold: weight them
     n = len(bz)
+    n_eff = float(w.sum() ** 2 / (w @ w)) if w.any() else 1.0
+    bz_mean = float(np.average(bz, weights=w))
+    bz_std = float(np.sqrt(np.average((bz - bz_mean) ** 2, weights=w)))
     rows = [Row("mean CM beta_x", "§10: sin(theta_c/2)", float(bx.mean()), float(bx.std() / math.sqrt(n)), math.sin(h))]
     if b.spread_model == "gaussian_per_beam":
         rows.append(
             Row(
                 "sigma(beta_z) of the CM",
                 "§10 (first order)",
-                float(bz.std()),
-                float(bz.std() / math.sqrt(2 * n)),
+                bz_std,
+                bz_std / math.sqrt(2 * n_eff),
                 sigma_bz,
-                "generated above the pair threshold; beta_z is independent of sqrt(s) to first order",
+                "weighted draws above the pair threshold; beta_z is independent of sqrt(s) to first order",
             )
         )
     return rows

@@ -136,3 +136,14 @@ def test_nuclear_stopping_slows_but_does_not_ionise():
     assert np.all(total > electronic)
     np.testing.assert_allclose(tables["gas_beta"]("dedx_ion", beta), electronic, rtol=1e-3)
     np.testing.assert_allclose(tables["gas_beta"]("dedx", beta), total, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["sct_3gev_realistic", "stcf_dc_3gev"])
+def test_validation_rows_of_the_cm_motion(name):
+    """mcpgen validate's beam rows: mean beta_x = sin(theta_c/2) exactly (massless beams), and the
+    weighted sigma(beta_z) against the first-order formula of docs/physics.md §10 within 3 sigma."""
+    from mcpgen.validate import beam_rows
+
+    rows = {r.quantity: r for r in beam_rows(load_card(name), 100_000, 7)}
+    assert rows["mean CM beta_x"].mc == pytest.approx(math.sin(0.030), rel=1e-12)
+    assert abs(rows["sigma(beta_z) of the CM"].pull) < 3.0
