@@ -1,4 +1,4 @@
-"""Beam-escape background (bBG) cut of Liang et al. ("L"), physics.md section 6.
+"""Beam-escape background (bBG) cut of Liang et al. ("L"), docs/physics.md section 6.
 
 A monophoton candidate can be faked by e+e- -> gamma gamma (gamma) or e+e- -> e+e- gamma with
 everything except one photon escaping along the beams. Momentum balance with the escaping

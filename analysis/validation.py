@@ -77,7 +77,7 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
-# --- independent formulas (physics.md §1-3, G eqs. 1-3, 12) -----------------------------------
+# --- independent formulas (docs/physics.md §1-3, G eqs. 1-3, 12) -----------------------------------
 
 
 def born_exact_pb(s, m, eps):

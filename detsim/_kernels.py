@@ -247,7 +247,7 @@ def stepped_layer(
 
 @njit(cache=True, nogil=True, inline="always")
 def _kappa(p, sin_t, abs_eps, abs_field):  # pragma: no cover - compiled
-    """Transverse curvature 1/R [1/cm] = 0.3 |q| B / (100 p_T) (physics.md §7); 0 if straight."""
+    """Transverse curvature 1/R [1/cm] = 0.3 |q| B / (100 p_T) (docs/physics.md §7); 0 if straight."""
     pt = p * sin_t
     if abs_eps == 0.0 or abs_field == 0.0 or not pt > 0.0:
         return 0.0

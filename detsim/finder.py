@@ -8,7 +8,7 @@ ideal lines are found with efficiency 1 (``Tracker.road_half_bin_rad`` sets h = 
 r_first).
 
 Circle hypothesis: the chi and chibar of a pair lie on one circle through the IP (opposite
-charge, opposite momentum; physics.md §7). A hit at radius r on a circle of signed curvature
+charge, opposite momentum; docs/physics.md §7). A hit at radius r on a circle of signed curvature
 kappa, tangent phi0 at the IP, sits at phi0 - asin(kappa r/2) (forward) or
 phi0 + pi + asin(kappa r/2) (backward); undoing that shift maps the circle onto a straight road.
 Curvatures are scanned on a grid fine enough that the residual shift at the outer radius stays

@@ -11,7 +11,7 @@ Sources
   as Geant4's NIST materials ``G4_He``, ``G4_Ar``, ``G4_METHANE``, ...).
 * PDG review "Particle detectors", table 35.5 (noble and molecular gases at NTP): first
   ionisation energy E_I, W (W_I), primary clusters per cm n_p for a minimum-ionising particle.
-* physics.md section 7 and Gorbunov et al. (G) section 3, for the paper-faithful propane:
+* docs/physics.md section 7 and Gorbunov et al. (G) section 3, for the paper-faithful propane:
   Z = 26, A = 44.1 g/mol, I = 11 eV, rho = 1.864e-3 g/cm^3; propane W = 23.7 eV (beta-ray
   measurement) and n_p ~ 69/cm (interpolated, +-20 %).
 
@@ -32,7 +32,7 @@ H and C atoms (for propane and methane that sum differs from the molecular value
 over 1 keV - 2 MeV).
 
 Choices documented here: He n_p = 3.5/cm (PDG table 35.5; older compilations, e.g. Sauli 1977,
-give 5.9/cm -- physics.md quotes 3.5-5.9; the lower, PDG value is the conservative one for hit
+give 5.9/cm -- docs/physics.md quotes 3.5-5.9; the lower, PDG value is the conservative one for hit
 counting). Isobutane takes I of butane (same composition, PDG 48.3 eV). ``carbon_fibre`` is
 pure carbon (graphite Z/A, I, X0 per gram) at a typical fibre density of 1.75 g/cm^3.
 """
@@ -182,7 +182,7 @@ _C3H8 = (("C3H8", 1.0),)
 # X0 in g/cm^2 from PDG (compounds: 1/X0 = sum_j w_j / X0_j, PDG eq. 34.28 with element X0).
 _TABLE: tuple[Material, ...] = (
     # --- gases (20 degC, 1 atm) ---------------------------------------------------------------
-    # G section 3 / physics.md section 7: Z = 26, A = 44.1, I = 11 eV, rho = 1.864e-3.
+    # G section 3 / docs/physics.md section 7: Z = 26, A = 44.1, I = 11 eV, rho = 1.864e-3.
     _make(
         "propane", 1.864e-3, 26.0 / 44.1, 11.0, 45.37, w_ev=23.7, n_p=69.0, e_i_ev=10.95, phase="gas", stopping=_C3H8
     ),
@@ -351,7 +351,7 @@ def gas_mixture(
     * W: 1/W = sum_i f_i / W_i, with f_i = w_i (Z/A)_i / <Z/A> the fraction of the energy lost on
       component i, taken equal to its electron fraction (stopping power per electron assumed
       equal; Penning transfer, which lowers W of e.g. He mixtures, is neglected).
-    * n_p = sum_i x_i n_p,i (physics.md section 7), times pressure_atm.
+    * n_p = sum_i x_i n_p,i (docs/physics.md section 7), times pressure_atm.
     * X0: 1/X0[g/cm^2] = sum_i w_i / X0_i[g/cm^2] (PDG), then divided by rho.
     * E_I = min_i E_I,i (the lowest ionisation threshold in the mixture).
     * stopping composition: the components' (key, mass fraction) lists weighted by w_i (Bragg

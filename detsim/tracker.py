@@ -4,7 +4,7 @@ Vectorised over all MCPs of a chunk and stepped shell by shell (one gas shell pe
 
 * Trajectory: a helix of charge q = +-eps e in the solenoid field B along +z. In the transverse
   plane the track is a circle through the IP with radius R[cm] = 100 p_T[GeV]/(0.3 |q| B[T])
-  (physics.md §7); the point at radius r has azimuth phi0 - s asin(r/2R), s = sign(q B), and the
+  (docs/physics.md §7); the point at radius r has azimuth phi0 - s asin(r/2R), s = sign(q B), and the
   transverse path from r_a to r_b is 2R [asin(r_b/2R) - asin(r_a/2R)]. R is updated shell by
   shell as the MCP loses momentum (the polar angle is kept: dE/dx acts along p).
 * Multiple scattering (``Tracker.multiple_scattering``; ``docs/physics.md §12``): every material
@@ -96,7 +96,7 @@ _NOISE_TRUNCATION = 1e-9  # probability of more noise hits per layer than slots
 
 
 def curvature_radius_cm(p_t_gev, charge, field_t):
-    """R[cm] = 100 p_T / (0.3 |q| B) (physics.md §7); inf for B = 0 or q = 0."""
+    """R[cm] = 100 p_T / (0.3 |q| B) (docs/physics.md §7); inf for B = 0 or q = 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return 100.0 * np.asarray(p_t_gev) / (0.299792458 * np.abs(charge) * abs(field_t))
 
@@ -405,7 +405,7 @@ def _advance_vacuum(m: _Mcp, r_b: float, field_t: float):
 
 # -------------------------------------------------------------- general helix (multiple scattering)
 def _kappa(p, sin_theta, eps, field_t):
-    """Transverse curvature 1/R [1/cm] = 0.3 |q| B / (100 p_T) (physics.md §7); 0 if straight
+    """Transverse curvature 1/R [1/cm] = 0.3 |q| B / (100 p_T) (docs/physics.md §7); 0 if straight
     (the compiled kernels' ``_kappa``, same arithmetic)."""
     pt = p * sin_theta
     if eps == 0 or field_t == 0:

@@ -1,13 +1,13 @@
 """Beam-escape ("bBG") backgrounds e+e- -> gamma gamma gamma and e+e- -> e+e- gamma.
 
-Physics: physics.md section 6 (Liang et al. "L", bBG discussion).
+Physics: docs/physics.md section 6 (Liang et al. "L", bBG discussion).
 
 * e+e- -> 3 gamma: massless Berends-Kleiss formula (Berends & Kleiss, Nucl. Phys. B186 (1981) 22),
   a_i = p+.k_i, a'_i = p-.k_i, 1/4 sum|M|^2 = e^6 s sum_i a_i a'_i (a_i^2 + a'_i^2) / prod_j(a_j a'_j),
   dsigma = (1/3!)(1/2s)|M|^2 dPhi_3.
 * e+e- -> e+e- gamma: massless CALKUL formula (Berends et al., Nucl. Phys. B206 (1982) 61),
   1/4 sum|M|^2 = e^6 [A W (1 - W_m) - 8m^2/t^2 (x2/y2 + y2/x2) - 8m^2/t'^2 (x1/y1 + y1/x1)] with the
-  electron-mass terms of TEEGG (Karlen, Nucl. Phys. B289 (1987) 23), exactly as in physics.md §6.
+  electron-mass terms of TEEGG (Karlen, Nucl. Phys. B289 (1987) 23), exactly as in docs/physics.md §6.
 
 Generation region (all angles in the e+e- CM frame, e- beam along +z): exactly one photon (the
 "tagged" photon, ``gamma1`` / ``gamma``) with E > ``e_gamma_min_gev`` and polar angle in
@@ -120,12 +120,12 @@ def _cos_theta(p):
 
 
 # --------------------------------------------------------------------------------------------
-# Matrix elements (physics.md §6), 1/4 sum |M|^2 in GeV^-2
+# Matrix elements (docs/physics.md §6), 1/4 sum |M|^2 in GeV^-2
 # --------------------------------------------------------------------------------------------
 def matrix_element_3gamma(p_plus, p_minus, k1, k2, k3):
     """Spin-averaged |M|^2 [GeV^-2] of e+(p_plus) e-(p_minus) -> gamma(k1) gamma(k2) gamma(k3).
 
-    Massless Berends-Kleiss formula (physics.md §6), s = (p+ + p-)^2; momenta (4, n) arrays
+    Massless Berends-Kleiss formula (docs/physics.md §6), s = (p+ + p-)^2; momenta (4, n) arrays
     (E, px, py, pz) in GeV. Evaluated with massive beams it carries the 1/(1 - beta cos) regulator.
     """
     s = _dot(p_plus + p_minus, p_plus + p_minus)
@@ -141,7 +141,7 @@ def matrix_element_eegamma(p_plus, p_minus, q_plus, q_minus, k, mass_gev=M_E_GEV
 
     CALKUL e^6 A W (Berends et al. 1982) with, if ``mass_terms``, the TEEGG electron-mass terms
     (Karlen 1987): A W -> A W (1 - W_m) - 8m^2/t^2 (x2/y2 + y2/x2) - 8m^2/t'^2 (x1/y1 + y1/x1);
-    physics.md §6. All invariants from the given (massive) four-vectors (4, n) in GeV.
+    docs/physics.md §6. All invariants from the given (massive) four-vectors (4, n) in GeV.
     """
     s = _dot(p_plus + p_minus, p_plus + p_minus)
     sp = _dot(q_plus + q_minus, q_plus + q_minus)
@@ -178,7 +178,7 @@ def cm_edges_from_lab(theta_lab, beta):
 
 def e_gamma_bound(theta_gamma, sqrt_s, theta_a, theta_b):
     """Upper bound [GeV] on the CM energy of a photon at CM angle ``theta_gamma`` whose recoil
-    consists of particles with theta < theta_a or theta > theta_b (L eqs. 1, 2; physics.md §6).
+    consists of particles with theta < theta_a or theta > theta_b (L eqs. 1, 2; docs/physics.md §6).
 
     If -k points into an escape cone the bound is sqrt(s)/2, otherwise the two-edge formula
     E_m = sqrt(s) sin(th_b - th_a)/(sin(th_b - th_a) + (sin th_a - sin th_b) cos th_g
@@ -470,7 +470,7 @@ def _beam_channels(pp_q, pm_q, e_q, p_q, mass, alpha):
 
 
 class ThreePhoton(_BeamEscapeBase):
-    """e+e- -> gamma gamma gamma with one tagged photon and two escaping photons (physics.md §6).
+    """e+e- -> gamma gamma gamma with one tagged photon and two escaping photons (docs/physics.md §6).
 
     Parameters (CM frame, radians, GeV): ``e_gamma_min_gev`` (> 0), tagged window
     [``theta_min_cm``, ``theta_max_cm``], ``escape_theta_cm`` = (theta_a, theta_b) (the other photons
@@ -511,7 +511,7 @@ class ThreePhoton(_BeamEscapeBase):
 
 
 class EEGamma(_BeamEscapeBase):
-    """e+e- -> e+e- gamma with the photon tagged and both leptons escaping (physics.md §6).
+    """e+e- -> e+e- gamma with the photon tagged and both leptons escaping (docs/physics.md §6).
 
     Parameters as for :class:`ThreePhoton`, plus ``mass_terms`` (TEEGG electron-mass terms,
     default True). Leptons are massive (m_e) in the kinematics; ``min_beam_angle`` (default 0)

@@ -1,8 +1,8 @@
-"""Born cross section and angular law of e+e- -> chi chibar (``physics.md`` §1).
+"""Born cross section and angular law of e+e- -> chi chibar (``docs/physics.md`` §1).
 
 The exact velocity beta = sqrt(1 - 4 m^2/s) is used; G eq. (1), sigma = 2 pi alpha^2 eps^2 beta/s,
 is its beta -> 0 limit (Dirac). The Coulomb/Sommerfeld factor ~ pi eps^2 alpha/beta is < 1e-4 for
-the eps and beta of interest and is neglected (physics.md §1).
+the eps and beta of interest and is neglected (docs/physics.md §1).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def pair_beta(s_gev2, mass_gev):
 
 
 def sigma_born_pb(s_gev2, mass_gev: float, epsilon: float, spin: str = "dirac"):
-    """Born cross section sigma_0(s) of e+e- -> chi chibar in pb (physics.md §1).
+    """Born cross section sigma_0(s) of e+e- -> chi chibar in pb (docs/physics.md §1).
 
     Dirac: (4 pi alpha^2 eps^2 / 3s) beta (3 - beta^2)/2; scalar: pi alpha^2 eps^2 beta^3/(3s).
     Zero below threshold.
@@ -40,7 +40,7 @@ def sigma_born_pb(s_gev2, mass_gev: float, epsilon: float, spin: str = "dirac"):
 
 
 def angular_density(cos_theta, beta, spin: str = "dirac"):
-    """Normalised dN/dcos(theta) on [-1, 1] in the pair rest frame (physics.md §1).
+    """Normalised dN/dcos(theta) on [-1, 1] in the pair rest frame (docs/physics.md §1).
 
     Dirac: 1 + c^2 + (1 - beta^2)(1 - c^2) = (2 - beta^2) + beta^2 c^2; scalar: 1 - c^2.
     """

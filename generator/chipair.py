@@ -1,6 +1,6 @@
 """e+e- -> chi chibar (gamma_ISR) near threshold: the event sampler.
 
-Physics: Born cross section and angular law (``physics.md`` §1, G eq. 1), Gaussian beam
+Physics: Born cross section and angular law (``docs/physics.md`` §1, G eq. 1), Gaussian beam
 spread (§2, G eqs. 2-3) and collinear ISR (§3, G eq. 12). The expected number of pairs is
 N = L x sum(weights) (G eq. 3; eq. 12 with ISR).
 
@@ -92,7 +92,7 @@ class ChiPair:
             "beta_z0": self.beams.beta_z0,
             "beta_x0": self.beams.beta_x0,
             "crossing_angle_rad": self.beams.crossing_angle_rad,
-            "coulomb_factor": "neglected (< 1e-4, physics.md §1)",
+            "coulomb_factor": "neglected (< 1e-4, docs/physics.md §1)",
             "isr_photon": "collinear, emitted by e- or e+ with equal probability",
         }
 
@@ -120,7 +120,7 @@ class ChiPair:
         pz_gamma = side * e_gamma
         rapidity_pair = np.arctanh(-pz_gamma / (sqrt_s - e_gamma))
 
-        # chi chibar in the pair rest frame (physics.md §1 angular law w.r.t. the beam axis z')
+        # chi chibar in the pair rest frame (docs/physics.md §1 angular law w.r.t. the beam axis z')
         beta_star = pair_beta(s_prime, self.mass_gev)
         p_star = 0.5 * sqrt_s_prime * beta_star
         e_star = 0.5 * sqrt_s_prime

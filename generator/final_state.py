@@ -48,12 +48,12 @@ Process by process (event fields as returned by each process's ``generate``):
 * ``chi_pair_gamma`` (``gamma``, ``chi``, ``chibar``), ``ggg`` (``gamma1`` tagged, ``gamma2``,
   ``gamma3``), ``eeg`` (``gamma``, ``positron``, ``electron``): as generated.
 * ``nunu_gamma`` (``gamma``, ``missing``): the generator samples the photon and the total νν̄
-  four-momentum Q only, summed over three flavours (physics.md §5: Σ = 3(g_V² + g_A²) + 2(g_V + g_A)
+  four-momentum Q only, summed over three flavours (docs/physics.md §5: Σ = 3(g_V² + g_A²) + 2(g_V + g_A)
   + 2, with W exchange, Fierzed, adding +1 to g_V and g_A of ν_e). The flavour and the ν direction
   are drawn here from three uniforms handed in by the caller (``u``, shape (3, n); no random
   numbers are drawn in this module): in chiral couplings g_L = (g_V + g_A)/2, g_R = (g_V - g_A)/2
   the flavour amplitudes are A_L = g_L P_Z (+1 for ν_e), A_R = g_R P_Z (P_Z = 1 in the contact
-  limit, the Z propagator of physics.md §5 at s' = Q² with ``z_propagator``), and flavour f has
+  limit, the Z propagator of docs/physics.md §5 at s' = Q² with ``z_propagator``), and flavour f has
   probability 2(|A_L|² + |A_R|²)/Σ (the three sum to Σ exactly: ν_e 70.1 %, ν_μ and ν_τ
   15.0 % each in the contact limit) -- u[0] picks it. Helicity conservation of the V-A current
   gives dN/dcos θ ∝ |A_L|²(1 + cos θ)² + |A_R|²(1 - cos θ)² for the ν (left-handed) against the e-
@@ -239,7 +239,7 @@ def reconstruct_beams(p_total, electron_mass_gev: float = M_E_GEV):
 
 
 # ------------------------------------------------------------------------------------------
-# ν flavour and angle (physics.md §5 couplings; helicity structure in the module docstring)
+# ν flavour and angle (docs/physics.md §5 couplings; helicity structure in the module docstring)
 # ------------------------------------------------------------------------------------------
 _G_L = -0.5 + SIN2_THETA_W  # (g_V + g_A)/2, g_V = -1/2 + 2 sin^2, g_A = -1/2
 _G_R = SIN2_THETA_W  # (g_V - g_A)/2
@@ -260,7 +260,7 @@ def _chiral_amplitudes(s_prime_gev2, z_propagator: bool):
 
 
 def neutrino_flavour_weights(s_prime_gev2, z_propagator: bool = False) -> np.ndarray:
-    """Weights (3, n) of ν_e, ν_μ, ν_τ in σ(e+e- → νν̄); they sum to Σ of physics.md §5
+    """Weights (3, n) of ν_e, ν_μ, ν_τ in σ(e+e- → νν̄); they sum to Σ of docs/physics.md §5
     (generator.monophoton.nunu_sigma_factor)."""
     left, right = _chiral_amplitudes(s_prime_gev2, z_propagator)
     return 2.0 * (left + right)

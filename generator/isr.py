@@ -1,4 +1,4 @@
-"""Initial-state radiation: structure-function kernels and their sampling (``physics.md`` §3).
+"""Initial-state radiation: structure-function kernels and their sampling (``docs/physics.md`` §3).
 
 x = 1 - s'/s is the energy fraction carried by collinear ISR photons;
 sigma(s) = int F(x, s) sigma_0(s (1 - x)) dx (G eq. 12).
@@ -33,7 +33,7 @@ def beta_e(s_gev2):
 
 
 def _kf_ratio(x, s_gev2):
-    """F_KF(x, s) / (beta_e x^(beta_e - 1)), physics.md §3."""
+    """F_KF(x, s) / (beta_e x^(beta_e - 1)), docs/physics.md §3."""
     log_s = np.log(s_gev2 / M_E_GEV**2)
     b = 2.0 * ALPHA / np.pi * (log_s - 1.0)
     soft = (

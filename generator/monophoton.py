@@ -1,6 +1,6 @@
 """Monophoton processes e+e- -> chi chibar gamma and e+e- -> nu nubar gamma.
 
-Physics: physics.md sections 1, 4 and 5 (Liang et al., "L", and its ref. [14]).
+Physics: docs/physics.md sections 1, 4 and 5 (Liang et al., "L", and its ref. [14]).
 The photon is radiated from the e+/e- only (radiation off chi is O(eps^4)). In the e+e- CM
 frame, with x = 2 E_gamma / sqrt(s), s' = s (1 - x) and theta the photon polar angle,
 
@@ -30,7 +30,7 @@ is the cross section inside the generation cuts. Trials with an empty x range (s
 get weight 0 and a zero-energy photon.
 
 For chi chibar gamma the recoil system (virtual photon of mass sqrt(s'), momentum -k_gamma) is
-decayed to chi chibar in its rest frame with the Born angular law of physics.md section 1
+decayed to chi chibar in its rest frame with the Born angular law of docs/physics.md section 1
 (Dirac: 1 + cos^2 + (1 - beta^2) sin^2, scalar: sin^2). The polar angle theta* is measured
 from the +z axis (e- beam direction) in the recoil rest frame reached from the CM frame by a
 pure, rotation-free boost along -k_gamma. This is exact for soft photons and an approximation
@@ -77,10 +77,10 @@ _G_A = -0.5
 
 
 # --------------------------------------------------------------------------------------------
-# Cross-section building blocks (chi chibar Born: generator.born.sigma_born_pb, physics.md §1)
+# Cross-section building blocks (chi chibar Born: generator.born.sigma_born_pb, docs/physics.md §1)
 # --------------------------------------------------------------------------------------------
 def nunu_sigma_factor(s_gev2, z_propagator: bool = False):
-    """Flavour/coupling factor Sigma of physics.md section 5 (dimensionless).
+    """Flavour/coupling factor Sigma of docs/physics.md section 5 (dimensionless).
 
     Contact limit: Sigma = 3(gV^2 + gA^2) + 2(gV + gA) + 2 = 1.679 (three flavours, W exchange
     Fierzed into nu_e). With ``z_propagator`` the Z part is multiplied by
@@ -96,13 +96,13 @@ def nunu_sigma_factor(s_gev2, z_propagator: bool = False):
 
 
 def sigma_nunu_pb(s_gev2, z_propagator: bool = False):
-    """sigma(e+e- -> nu nubar), three flavours, in pb: G_F^2 s Sigma / (12 pi) (physics.md §5)."""
+    """sigma(e+e- -> nu nubar), three flavours, in pb: G_F^2 s Sigma / (12 pi) (docs/physics.md §5)."""
     s = np.clip(np.asarray(s_gev2, dtype=float), 0.0, None)
     return G_FERMI_GEV2**2 * s * nunu_sigma_factor(s, z_propagator) / (12.0 * np.pi) * GEV2_TO_PB
 
 
 def radiator(x, cos_theta, beta_e=1.0):
-    """Radiator W(x, theta) of physics.md section 4 (dimensionless, per unit x and cos theta).
+    """Radiator W(x, theta) of docs/physics.md section 4 (dimensionless, per unit x and cos theta).
 
     W = alpha/(pi x) [(2 - 2x + x^2)/(1 - beta_e^2 cos^2) - x^2/2]; beta_e = 1 gives the
     massless form with 1/sin^2(theta).
@@ -262,7 +262,7 @@ class _MonophotonBase:
 
 
 class ChiChiGamma(_MonophotonBase):
-    """e+e- -> chi chibar gamma (physics.md section 4; L Fig. 1 left).
+    """e+e- -> chi chibar gamma (docs/physics.md section 4; L Fig. 1 left).
 
     Parameters: ``mass_gev`` [GeV], ``epsilon`` (charge in units of e), ``spin`` ('dirac' or
     'scalar'); generation cuts (CM frame) ``e_gamma_min_gev`` [GeV] (> 0), ``cos_theta_max``
@@ -354,7 +354,7 @@ class ChiChiGamma(_MonophotonBase):
 
 
 class NuNuGamma(_MonophotonBase):
-    """e+e- -> nu nubar gamma, three flavours (physics.md section 5; L Fig. 1 right).
+    """e+e- -> nu nubar gamma, three flavours (docs/physics.md section 5; L Fig. 1 right).
 
     Contact interaction by default (sqrt(s) << M_Z); ``z_propagator=True`` uses the full Z
     propagator at s'. Generation cuts as for :class:`ChiChiGamma`.

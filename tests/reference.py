@@ -17,7 +17,7 @@ PB = 3.893794e8  # pb GeV^2
 
 
 def born_pb(s, m, eps, spin="dirac"):
-    """physics.md §1: Dirac (4 pi a^2 e^2/3s) b (3 - b^2)/2, scalar pi a^2 e^2 b^3/(3s)."""
+    """docs/physics.md §1: Dirac (4 pi a^2 e^2/3s) b (3 - b^2)/2, scalar pi a^2 e^2 b^3/(3s)."""
     if s <= 4 * m * m:
         return 0.0
     b = math.sqrt(1 - 4 * m * m / s)
@@ -36,7 +36,7 @@ def kernel_over_singular(x, s, kernel):
     b = beta_isr(s)
     if kernel == "gorbunov":  # G eq. (12): B (x^(B-1) - 1 + x/2)
         return b * (1 - x ** (1 - b) * (1 - x / 2))
-    # Kuraev-Fadin, physics.md §3
+    # Kuraev-Fadin, docs/physics.md §3
     c = 1 + ALPHA / math.pi * (math.pi**2 / 3 - 0.5) + 0.75 * b - b * b / 24 * (L / 3 + 2 * math.pi**2 - 37 / 4)
     hard = -b * (1 - x / 2)
     if x > 0:

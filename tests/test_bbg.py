@@ -1,4 +1,4 @@
-"""Tests of analysis/bbg.py (physics.md §6; L eq. 1, eq. 2 and appendix eqs. 6-8)."""
+"""Tests of analysis/bbg.py (docs/physics.md §6; L eq. 1, eq. 2 and appendix eqs. 6-8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of generator/bbg_processes.py (physics.md §6): e+e- -> 3 gamma and e+e- -> e+e- gamma in
+"""Tests of generator/bbg_processes.py (docs/physics.md §6): e+e- -> 3 gamma and e+e- -> e+e- gamma in
 the beam-escape region.
 
 References are independent of the generator's Q-frame multichannel parametrisation:
@@ -95,7 +95,7 @@ def _me3_ref(pp, pm, k):
 
 
 def _calkul_ref(pp, pm, qp, qm, k):
-    """Massless CALKUL e^6 A W (physics.md §6), written again in terms of dot products."""
+    """Massless CALKUL e^6 A W (docs/physics.md §6), written again in terms of dot products."""
     s, sp = 2 * _dot(pp, pm), 2 * _dot(qp, qm)
     t, tp = -2 * _dot(pp, qp), -2 * _dot(pm, qm)
     u, up = -2 * _dot(pp, qm), -2 * _dot(pm, qp)

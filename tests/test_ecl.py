@@ -1,4 +1,4 @@
-"""Tests of detsim/ecl.py (toy calorimeter; physics.md section 8, L appendix eq. 5)."""
+"""Tests of detsim/ecl.py (toy calorimeter; docs/physics.md section 8, L appendix eq. 5)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ def test_propane_reproduces_gorbunov_numbers():
     assert p.density_g_cm3 == pytest.approx(1.864e-3, rel=1e-12)
     assert p.z_over_a == pytest.approx(26.0 / 44.1, rel=1e-12)
     assert p.mean_excitation_gev == pytest.approx(11.0 * EV, rel=1e-12)
-    # physics.md section 7: W = 23.7 eV, n_p ~ 69/cm.
+    # docs/physics.md section 7: W = 23.7 eV, n_p ~ 69/cm.
     assert p.w_value_gev == pytest.approx(23.7 * EV, rel=1e-12)
     assert p.primary_clusters_per_cm == pytest.approx(69.0)
     assert p.phase == "gas"
@@ -36,7 +36,7 @@ def test_isobutane_and_helium_table_35_5():
     assert ib.primary_clusters_per_cm == 90.0
     assert ib.w_value_gev == pytest.approx(26.0 * EV)
     he = material("He")
-    assert 3.5 <= he.primary_clusters_per_cm <= 5.9  # physics.md section 7 range
+    assert 3.5 <= he.primary_clusters_per_cm <= 5.9  # docs/physics.md section 7 range
     assert he.w_value_gev == pytest.approx(41.3 * EV)
 
 
@@ -64,7 +64,7 @@ def test_material_is_frozen():
 def test_he_propane_60_40_mixture():
     he, c3 = material("helium"), material("propane")
     mix = gas_mixture({"helium": 0.6, "propane": 0.4})
-    # physics.md section 7: n_p = sum_i x_i n_p,i (volume fractions).
+    # docs/physics.md section 7: n_p = sum_i x_i n_p,i (volume fractions).
     n_ref = 0.6 * he.primary_clusters_per_cm + 0.4 * c3.primary_clusters_per_cm
     assert mix.primary_clusters_per_cm == pytest.approx(n_ref, rel=1e-12)
     # Ideal gases at the same P, T: rho = sum x_i rho_i, between the components.

@@ -1,6 +1,6 @@
-"""Tests of generator/monophoton.py against independent scipy quadrature (physics.md §4, §5).
+"""Tests of generator/monophoton.py against independent scipy quadrature (docs/physics.md §4, §5).
 
-The reference formulas are written out again here (physics.md §4 Dirac form dsigma/dE dcos,
+The reference formulas are written out again here (docs/physics.md §4 Dirac form dsigma/dE dcos,
 the second W form for the scalar and nu nubar cases) rather than imported from the module.
 """
 
@@ -18,7 +18,7 @@ from generator.monophoton import ChiChiGamma, NuNuGamma, radiator, sigma_nunu_pb
 ALPHA = 1.0 / 137.035999
 GF = 1.1663787e-5
 PB = 3.893794e8
-SIGMA_NU = 1.679  # physics.md §5
+SIGMA_NU = 1.679  # docs/physics.md §5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -33,14 +33,14 @@ def _d2sigma_chi(e, c, rs, m, eps, spin):
     b = np.sqrt(1.0 - 4.0 * m * m / sp)
     sin2 = 1.0 - c * c
     bracket = (1.0 - x / 2.0) ** 2 + x * x * c * c / 4.0
-    if spin == "dirac":  # physics.md §4, explicit Dirac form
+    if spin == "dirac":  # docs/physics.md §4, explicit Dirac form
         return 8.0 * ALPHA**3 * eps**2 / (3.0 * sp * e * sin2) * bracket * b * (1 + 2 * m * m / sp)
     w = 2.0 * ALPHA / (np.pi * x * sin2) * bracket  # per unit x
     return w * np.pi * ALPHA**2 * eps**2 * b**3 / (3.0 * sp) * (2.0 / rs)
 
 
 def _d2sigma_nu(e, c, rs):
-    # physics.md §5: (G_F^2 alpha s Sigma / 6 pi^2)(1-x)[(1-x/2)^2 + x^2 c^2/4]/(x sin^2), per x
+    # docs/physics.md §5: (G_F^2 alpha s Sigma / 6 pi^2)(1-x)[(1-x/2)^2 + x^2 c^2/4]/(x sin^2), per x
     s = rs * rs
     x = 2.0 * e / rs
     return (
@@ -146,7 +146,7 @@ def test_nunu_cross_section_vs_quadrature():
 
 
 # ---------------------------------------------------------------------------------------------
-# BESIII numbers of physics.md §5/§8 at sqrt(s) = 4 GeV
+# BESIII numbers of docs/physics.md §5/§8 at sqrt(s) = 4 GeV
 # ---------------------------------------------------------------------------------------------
 def test_nunu_total_born():
     assert sigma_nunu_pb(16.0) * 1e3 == pytest.approx(37.7, rel=3e-3)
@@ -189,7 +189,7 @@ def test_nunu_besiii_preselection_and_bbg():
 
     assert abs(mc_pre - q_pre) < 3 * err_pre, (mc_pre, err_pre, q_pre)
     assert abs(mc_bbg - q_bbg) < 3 * err_bbg, (mc_bbg, err_bbg, q_bbg)
-    # formula-sheet numbers (physics.md §5), 3 %
+    # formula-sheet numbers (docs/physics.md §5), 3 %
     assert mc_pre * 1e3 == pytest.approx(1.38, rel=0.03)
     assert mc_bbg * 1e3 == pytest.approx(0.030, rel=0.03)
 
@@ -306,7 +306,7 @@ def test_below_threshold_zero_weight_finite():
 
 
 # ---------------------------------------------------------------------------------------------
-# chi decay angular law (physics.md §1) in the recoil rest frame, +z polar axis
+# chi decay angular law (docs/physics.md §1) in the recoil rest frame, +z polar axis
 # ---------------------------------------------------------------------------------------------
 def _cdf_dirac(c, beta):
     b2 = beta * beta

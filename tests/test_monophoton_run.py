@@ -1,5 +1,5 @@
 """Monophoton runs end to end: cards -> datasets -> ECL -> selections -> cut flows, against
-the formula sheet's numbers (physics.md §5) and L's Belle II yields."""
+the formula sheet's numbers (docs/physics.md §5) and L's Belle II yields."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ def _last(rows, cut):
 
 
 def test_stcf_4gev_nunu_gamma_matches_formula_sheet(tmp_path):
-    """physics.md §5 at 4 GeV: 37.7 fb total, 1.38 fb after pre-selection, 0.030 fb after the bBG cut."""
+    """docs/physics.md §5 at 4 GeV: 37.7 fb total, 1.38 fb after pre-selection, 0.030 fb after the bBG cut."""
     card = load_card(CARDS / "stcf_4gev.yaml", [NUNU_ONLY])
     summary = run(card, 400_000, tmp_path, seed=3, progress=False)
     (ds,) = summary["datasets"]
     assert ds["sigma_nunu_total_fb"] == pytest.approx(37.7, rel=0.005)
-    # independent: G_F^2 s Sigma / 12 pi with Sigma = 1.679 (physics.md §5)
+    # independent: G_F^2 s Sigma / 12 pi with Sigma = 1.679 (docs/physics.md §5)
     gf, sigma_sum = 1.1663787e-5, 1.679
     assert ds["sigma_nunu_total_fb"] == pytest.approx(
         gf**2 * 16 * sigma_sum / (12 * math.pi) * 3.893794e8 * 1e3, rel=0.01
@@ -94,7 +94,7 @@ def test_every_experiment_card_runs(tmp_path):
 
 
 def test_nunu_formula_function_independent():
-    """sigma_nunu_pb reproduces physics.md §5 at 10.58 GeV (264 fb)."""
+    """sigma_nunu_pb reproduces docs/physics.md §5 at 10.58 GeV (264 fb)."""
     assert 1e3 * sigma_nunu_pb(10.58**2) == pytest.approx(264, rel=0.01)
 
 

@@ -1,4 +1,4 @@
-"""Tests of analysis/selections.py (physics.md sections 5, 6, 8; L Belle II/BESIII/BaBar sections)."""
+"""Tests of analysis/selections.py (docs/physics.md sections 5, 6, 8; L Belle II/BESIII/BaBar sections)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ LUMI_50AB_PB = 50e6  # 50 ab^-1 in pb^-1
 def bes3_sample():
     n = 1_000_000
     ev = NuNuGamma(e_gamma_min_gev=0.025, cos_theta_max=0.95).generate(np.random.default_rng(1).random((3, n)), 4.0)
-    cal = bes3(resolution=StochasticResolution(0.0))  # perfect detector for the physics.md check
+    cal = bes3(resolution=StochasticResolution(0.0))  # perfect detector for the docs/physics.md check
     det = cal.detect(ev.gamma, np.full((N_UNIFORMS, n), 0.5))
     return ev, det
 
@@ -55,10 +55,10 @@ def belle2_sample():
 
 
 # --------------------------------------------------------------------------------------------
-# BESIII: physics.md section 5 check (1.38 fb, 0.030 fb at 4 GeV)
+# BESIII: docs/physics.md section 5 check (1.38 fb, 0.030 fb at 4 GeV)
 # --------------------------------------------------------------------------------------------
 def _nunugamma_quad_fb(rs, cos_b=None):
-    """Independent dblquad of physics.md section 5 (massless 1/sin^2) over the BESIII
+    """Independent dblquad of docs/physics.md section 5 (massless 1/sin^2) over the BESIII
     pre-selection [and the symmetric bBG cut], both hemispheres, in fb."""
     gf, alpha, sw2, pb = 1.1663787e-5, 1 / 137.035999, 0.2312, 3.893794e8
     gv, ga = -0.5 + 2 * sw2, -0.5
@@ -95,7 +95,7 @@ def test_besiii_preselection_and_bbg_reproduce_physics_md(bes3_sample):
     assert mc_err / sig_bbg < 0.01
     assert sig_pre == pytest.approx(1.38, rel=0.03)
     assert sig_bbg == pytest.approx(0.030, rel=0.03)
-    # tighter: against an independent quadrature (physics.md's 0.030 is rounded from 0.0295)
+    # tighter: against an independent quadrature (docs/physics.md's 0.030 is rounded from 0.0295)
     ref_pre, ref_bbg = _nunugamma_quad_fb(4.0), _nunugamma_quad_fb(4.0, 0.95)
     assert ref_pre == pytest.approx(1.38, rel=0.01) and ref_bbg == pytest.approx(0.030, rel=0.03)
     assert sig_bbg == pytest.approx(ref_bbg, abs=4 * mc_err)
