@@ -223,6 +223,8 @@ def check_values(data: Any, source: str, path: str = "") -> None:
             for key, value in node.items():
                 if not isinstance(key, str):
                     raise _error(source, where or "<top level>", key, "keys must be names (strings)")
+                if not key.isprintable() or not 0 < len(key) <= 64:
+                    raise _error(source, where or "<top level>", key, "keys must be printable names of 1-64 characters")
                 stack.append((f"{where}.{key}" if where else key, value))
         elif isinstance(node, list):
             stack.extend((f"{where}.{i}", v) for i, v in enumerate(node))
