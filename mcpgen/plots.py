@@ -2,7 +2,10 @@
 ``Figure``; :func:`save` writes it (PNG and/or PDF) and closes it.
 
 matplotlib is imported on first use (with the non-interactive Agg backend), so importing this
-module costs nothing.
+module costs nothing. Every figure uses a HEP style (mplhep's ROOT style, with the font sizes of
+these small figures): colour bars wherever colour carries a value, legends outside the axes
+(:func:`legend_outside`, never on the curves), and on the paper-figure plots the numbers the papers
+quote as markers with their source (:func:`quoted_markers`).
 """
 
 from __future__ import annotations
@@ -22,10 +25,29 @@ __all__ = [
     "contour_panel",
     "limit_lines",
     "quoted_markers",
+    "legend_outside",
     "new_figure",
     "finish",
     "save",
 ]
+
+
+#: Sizes on top of mplhep's ROOT style (made for single large plots) for these small figures
+_RC = {
+    "font.size": 10,
+    "axes.titlesize": 9,
+    "axes.labelsize": 10,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "figure.figsize": (7.0, 5.0),
+    "savefig.bbox": "tight",
+    # the style's TeX Gyre Heros lacks the Greek and sub/superscript glyphs of the labels (ε, σ₀, fb⁻¹)
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "mathtext.fontset": "dejavusans",
+}
+_STYLE = []
 
 
 def _plt():
@@ -34,7 +56,25 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not _STYLE:  # once per process
+        import mplhep
+
+        _STYLE.append([mplhep.style.ROOT, _RC])
+        plt.style.use(_STYLE[0])
     return plt
+
+
+def legend_outside(ax, **kwargs):
+    """The legend of ``ax`` to the right of the axes, off the curves (saved with a tight box)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    options = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, "frameon": False}
+    fig = ax.figure
+    if not getattr(fig, "_mcpgen_widened", False):  # room for the legend beside the axes
+        fig.set_figwidth(fig.get_figwidth() * 1.5)
+        fig._mcpgen_widened = True
+    return ax.legend(**(options | kwargs))
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
@@ -64,7 +104,7 @@ def finish(fig, ax, xlabel: str, ylabel: str = "ε", log_x: bool = False, title:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    legend_outside(ax)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -77,14 +117,15 @@ def bbg_plane(theta_cm, e_cm, weights, cut_theta, cut_e, cut_label: str, title: 
     from matplotlib.colors import LogNorm
 
     fig, ax = new_figure(figsize=(6.4, 4.6))
-    ax.hist2d(np.degrees(theta_cm), e_cm, bins=(90, 60), weights=weights, cmap="viridis", norm=LogNorm())
+    *_, image = ax.hist2d(np.degrees(theta_cm), e_cm, bins=(90, 60), weights=weights, cmap="viridis", norm=LogNorm())
+    fig.colorbar(image, ax=ax, label="σ per bin [pb]")
     ax.plot(np.degrees(cut_theta), cut_e, "r-", lw=2, label=f"bBG cut: {cut_label}")
     ax.set_xlabel("θ_γ (CM) [deg]")
     ax.set_ylabel("E_γ (CM) [GeV]")
     ax.set_title(title)
     ax.set_xlim(0, 180)
     ax.set_ylim(0, e_max)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -124,7 +165,7 @@ def tracker_reach(points: Sequence[tuple[float, np.ndarray, np.ndarray]], expect
     ax.set_xlabel("m_χ − √s₀/2 [MeV]" if single else "m_χ [GeV]")
     ax.set_ylabel("ε")
     ax.set_title(f"{name}: N ≥ 3 expected events (95 % CL, zero background)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    legend_outside(ax, fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
@@ -167,7 +208,7 @@ def monophoton_reach(masses, best: dict, limits: dict, chains: Sequence[str], na
     ax.set_xlabel("m_χ [GeV]")
     ax.set_ylabel("ε (95 % CL expected)")
     ax.set_title(f"{name}: monophoton reach (dotted: individual selections)", fontsize=10)
-    ax.legend(fontsize=8)
+    legend_outside(ax, fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
@@ -213,7 +254,8 @@ def missing_mass_spectra(edges, spectra: dict, title: str):
         ax.set_xlabel("m²_χχ = s − 2√s E*_γ [GeV²]")
         ax.set_ylabel("expected events / GeV²")
         ax.set_title(f"{title}: {chain}", fontsize=9)
-        ax.legend(fontsize=7)
+        if ax is axes[0][-1]:  # the same processes in every panel: one legend
+            legend_outside(ax)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -231,7 +273,7 @@ def nunu_spectrum(edges, mc_fb, mc_err_fb, analytic_fb, label: str):
     ax.errorbar(centres, mc / width, err / width, fmt="k.", label="MC (generator)")
     ax.set_yscale("log")
     ax.set_ylabel("dσ/dE_γ [fb/GeV]")
-    ax.legend(fontsize=8)
+    legend_outside(ax, fontsize=8)
     ax.set_title(f"{label}: photon spectrum inside the generation cuts", fontsize=9)
     pull = (mc - ana) / np.where(err > 0, err, 1)
     rx.bar(centres, pull, width=width * 0.8, color="tab:gray")
@@ -263,7 +305,7 @@ def collider_effects(steps: Sequence, hypotheses: Sequence[str], title: str):
         ax.plot([], [], styles.get(flag, "-"), color="grey", label=flag.removeprefix("found_"))
     for step, color in zip(steps, colors, strict=False):
         ax.plot([], [], "s", color=color, label=step.label)
-    ax.legend(fontsize=6, loc="lower right")
+    legend_outside(ax, fontsize=6)
     x = np.arange(len(steps))
     markers = ("o", "s", "^", "D", "v")
     for k, flag in enumerate(hypotheses):
@@ -273,7 +315,7 @@ def collider_effects(steps: Sequence, hypotheses: Sequence[str], title: str):
     bx.set_xticks(x, [s.label.replace(", ", ",\n").replace(" (", "\n(") for s in steps], fontsize=6)
     bx.set_ylabel("ε reach (N ≥ 3, zero background)")
     bx.grid(alpha=0.3, which="both", axis="y")
-    bx.legend(fontsize=7, title="signal flag", title_fontsize=7)
+    legend_outside(bx, fontsize=7, title="signal flag", title_fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
