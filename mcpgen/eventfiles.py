@@ -56,13 +56,21 @@ enters the hard vertex (status 21, Pythia 8's "incoming to the hardest subproces
 sign(p²) |p²|^½: for a photon exactly collinear with the massive beam p² ≈ m_e²(1 - E_γ/E_beam),
 just below the electron mass shell).
 
-Converting an existing ``events.root`` (:func:`convert_root`) streams its tree with
-``uproot.iterate``. The tracker chain's tree ``events`` stores everything needed (√s, β, the ISR
-photon, χ and χ̄). The monophoton trees store the tagged photon only (its lab energy and angles,
-the measured quantities); they cannot be converted until they also store the other particles
-(branches ``<particle>_px/_py/_pz/_E`` as the tracker tree has: ``chi_``/``chibar_`` for
-χχ̄γ, ``missing_`` for νν̄γ, ``gamma2_``/``gamma3_`` for γγγ, ``positron_``/``electron_`` for
-e+e-γ, plus ``gamma_``/``gamma1_``), and :func:`convert_root` says so.
+Converting an existing ``events.root`` (:func:`convert_root`, ``mcpgen convert``) streams one
+tree with ``uproot.iterate``. The tracker chain's tree ``events`` stores everything needed (√s, β,
+the ISR photon, χ and χ̄); the monophoton trees store every outgoing four-momentum as
+``<particle>_px/_py/_pz/_E`` (``gamma_``, ``chi_``/``chibar_`` for χχ̄γ, ``missing_`` for the νν̄
+system, ``gamma1_``..``gamma3_`` for γγγ, ``positron_``/``electron_`` for e+e-γ); σ ± δσ come from
+the run's summary (per dataset for monophoton trees). A tree without them is refused with a message
+naming the missing branches. Converted νν̄γ events draw their flavours and angles from
+:attr:`mcpgen.rng.Streams.final_state` (the run's own event files use the dataset's stream of
+:meth:`mcpgen.rng.Streams.event_files`, so the two assign flavours differently; the photon and
+the νν̄ system are the same).
+
+During a run (``output.formats``), :class:`EventFileTee` hands each chunk's branches to the ROOT
+writer and to the tree's :class:`EventFileSink`, which builds the final state from the same
+branches (so the files hold exactly the four-momenta of events.root), unweights it against the
+pilot maximum and writes every format.
 
 Unweighting (:func:`unweight`): keep an event if u w_max < w (u uniform from the caller) and give it
 the weight max(w, w_max), so that the kept weights still estimate σ without bias; events with
