@@ -138,8 +138,10 @@ def contour_panel(ax, x, epsilons, grid, color, ls, label, level: float = 3.0) -
         ax.plot([], [], color=color, ls=ls, label=label)
 
 
-def tracker_reach(points: Sequence[tuple[float, np.ndarray, np.ndarray]], expected: dict, name: str):
-    """N >= 3 contours of the tracker channel, one set per collider point.
+def tracker_reach(
+    points: Sequence[tuple[float, np.ndarray, np.ndarray]], expected: dict, name: str, cl: float = 0.95, level=3.0
+):
+    """N >= ``level`` contours of the tracker channel (3: G's 95 % CL), one set per collider point.
 
     ``points``: (sqrt(s0) [GeV], masses [GeV], epsilons) per point; ``expected[mode][k]``: the
     (mass x eps) grid of expected events of point k for modes ``paper_ionization``,
@@ -156,15 +158,15 @@ def tracker_reach(points: Sequence[tuple[float, np.ndarray, np.ndarray]], expect
         for k, (sqrt_s0, masses, epsilons) in enumerate(points):
             x = (masses - sqrt_s0 / 2) * 1e3 if single else masses
             grid = np.asarray(expected[mode][k], dtype=float)
-            if np.nanmax(grid) < 3:
+            if np.nanmax(grid) < level:
                 continue
-            ax.contour(x, epsilons, grid.T, levels=[3.0], colors=color, linestyles=ls)
+            ax.contour(x, epsilons, grid.T, levels=[level], colors=color, linestyles=ls)
             if k == 0:
                 ax.plot([], [], color=color, ls=ls, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("m_χ − √s₀/2 [MeV]" if single else "m_χ [GeV]")
     ax.set_ylabel("ε")
-    ax.set_title(f"{name}: N ≥ 3 expected events (95 % CL, zero background)", fontsize=10)
+    ax.set_title(f"{name}: N ≥ {level:.3g} expected events ({100 * cl:.0f} % CL, zero background)", fontsize=10)
     legend_outside(ax, fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -187,15 +189,16 @@ def limit_lines(ax, masses, limits: dict, chains: Sequence[str], color: str, lab
             ax.plot(m, np.asarray(limits[chain], dtype=float), color=color, ls=ls, label=f"{label} {chain}")
 
 
-def monophoton_reach(masses, best: dict, limits: dict, chains: Sequence[str], name: str):
-    """Expected 95 % CL eps limits of the monophoton channel: the best chain per method (thick)
-    and every chain (dotted)."""
+def monophoton_reach(masses, best: dict, limits: dict, chains: Sequence[str], name: str, cl: float = 0.95):
+    """Expected eps limits at confidence level ``cl`` of the monophoton channel: the best chain per
+    method (thick) and every chain (dotted)."""
     fig, ax = new_figure(figsize=(7, 5))
     colors = {"chi2": "tab:red", "cls": "tab:blue", "zero_background": "tab:gray"}
+    delta, n_zero = (2.71, 3) if cl == 0.95 else (1.64, 2.30)  # analysis.limits.delta_chi2_for / zero_background_events
     labels = {
-        "chi2": "χ² = S²/(S+B), Δχ² = 2.71 (L)",
+        "chi2": f"χ² = S²/(S+B), Δχ² = {delta:g} (L)",
         "cls": "CLs expected (pyhf)",
-        "zero_background": "N = 3, B ignored",
+        "zero_background": f"N = {n_zero:g}, B ignored",
     }
     m = np.asarray(masses)
     for method, line in best.items():
@@ -206,7 +209,7 @@ def monophoton_reach(masses, best: dict, limits: dict, chains: Sequence[str], na
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("m_χ [GeV]")
-    ax.set_ylabel("ε (95 % CL expected)")
+    ax.set_ylabel(f"ε ({100 * cl:.0f} % CL expected)")
     ax.set_title(f"{name}: monophoton reach (dotted: individual selections)", fontsize=10)
     legend_outside(ax, fontsize=8)
     ax.grid(alpha=0.3, which="both")

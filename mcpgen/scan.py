@@ -225,7 +225,8 @@ class TrackerScanResult(Result):
 
     def figure(self):
         pts = [(p.beams.sqrt_s0_gev, p.grid.masses_gev, p.grid.epsilons) for p in self.scan.points]
-        return plots.tracker_reach(pts, self.scan.expected, _name(self.card))
+        cl = scan_cl(self.card)
+        return plots.tracker_reach(pts, self.scan.expected, _name(self.card), cl, zero_background_events(cl))
 
     def to_dict(self) -> dict:
         return {**self.payload(), "files": self.files}
@@ -317,7 +318,9 @@ class MonophotonScanResult(Result):
         return h2, h1
 
     def figure(self):
-        return plots.monophoton_reach(self.masses_gev, self.best, self.limits, self.chains, _name(self.card))
+        return plots.monophoton_reach(
+            self.masses_gev, self.best, self.limits, self.chains, _name(self.card), scan_cl(self.card)
+        )
 
     def to_dict(self) -> dict:
         return {**self.payload(), "files": self.files}
