@@ -29,6 +29,7 @@ from generator.monophoton import ChiChiGamma, NuNuGamma
 from generator.processes import BeamProcess
 
 from .card import CardSpec, check_card, read_card
+from .cardlimits import check_semantics
 from .errors import CardError
 from .rng import Stream, Streams
 from .units import parse_quantity
@@ -539,7 +540,9 @@ def _monophoton_card(spec: CardSpec) -> MonophotonCard:
 
 
 def build_card(spec: CardSpec) -> ChiPairCard | MonophotonCard:
-    """The typed card of a checked card (one builder per kind)."""
+    """The typed card of a checked card (one builder per kind), after the bounds of
+    :func:`mcpgen.cardlimits.check_semantics`."""
+    check_semantics(spec)
     return _monophoton_card(spec) if spec.kind == "monophoton" else _chi_pair_card(spec)
 
 

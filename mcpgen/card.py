@@ -26,15 +26,24 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .cardlimits import MAX_SET_DEPTH, LimitedComposer, check_semantics, check_values, short
 from .errors import CardError
-from .units import parse_quantity
+from .units import CANONICAL, DIMENSIONS, parse_quantity
 
 __all__ = [
     "CARD_VERSION",
     "DEFAULTS",
     "KINDS",
     "CardSpec",
+    "LimitedComposer",
+    "MAX_ALIASES",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "MAX_NODES",
+    "MAX_SET_DEPTH",
+    "MAX_STRING",
+    "QUANTITY_LIMITS",
+    "check_values",
+    "short",
     "bundled_cards",
     "card_kind",
     "check_card",
@@ -118,6 +127,195 @@ SPREAD_FIELDS = {
     "gaussian_sqrt_s": {"sigma_sqrt_s"},
     "gaussian_per_beam": {"relative", "sigma_electron", "sigma_positron"},
 }
+
+
+# --- limits of the YAML reader and of the values (docs/cards.md, "Bounds") -------------------
+
+#: Aliases (``*name``) a card may use: cards need none; a few are harmless, thousands are a bomb.
+MAX_ALIASES = 64
+#: Values of a card with its aliases expanded (the largest bundled card has a few hundred).
+MAX_NODES = 100_000
+#: Nesting depth of a card (the deepest bundled card nests 5 levels).
+MAX_DEPTH = 24
+#: Dotted components of a ``--set`` path.
+MAX_SET_DEPTH = 12
+#: Characters of any string in a card (names, labels, quantities).
+MAX_STRING = 256
+#: Digits of any integer in a card (|n| < 10**18 fits an int64).
+MAX_INT_DIGITS = 18
+#: Characters of a value shown in an error message.
+MAX_SHOWN = 80
+#: |value| allowed for a quantity, in the canonical unit of its dimension (GeV, cm, pb^-1, T,
+#: g/cm3, eV/cm, 1/cm, rad, ns): beyond any e+e- collider (100 TeV), detector (1 km), luminosity
+#: (10^6 ab^-1), magnet (100 T), ...
+QUANTITY_LIMITS = {
+    "energy": 1e5,
+    "length": 1e5,
+    "luminosity": 1e12,
+    "field": 100.0,
+    "density": 100.0,
+    "energy_per_length": 1e12,
+    "inverse_length": 1e8,
+    "angle": 2 * math.pi,
+    "time": 1e9,
+}
+
+_UNIT_DIMENSION = {unit: dim for dim, units in DIMENSIONS.items() for unit in units}
+_QUANTITY_RE = re.compile(r"^\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<unit>\S+)\s*$")
+
+
+def short(value: Any) -> str:
+    """``repr(value)`` cut to :data:`MAX_SHOWN` characters (never a huge rendering)."""
+    if isinstance(value, (dict, list)) and len(value) > 8:
+        return f"<{type(value).__name__} of {len(value)} entries>"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
+        return f"<integer of about {int(value.bit_length() * 0.30103)} digits>"
+    if isinstance(value, str) and len(value) > MAX_SHOWN:
+        return repr(value[: MAX_SHOWN - 20]) + f"... ({len(value)} characters)"
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def _error(source: str, path: str, value: Any, why: str) -> CardError:
+    return CardError(f"Invalid card {source}: field '{path}' = {short(value)}: {why}.", source=source, field=path)
+
+
+# --- YAML ------------------------------------------------------------------------------------
+
+
+def _expanded_size(node, memo: dict) -> int:
+    """Values of ``node`` once every alias is expanded (each shared node counted per use)."""
+    key = id(node)
+    if key not in memo:
+        if isinstance(node, yaml.SequenceNode):
+            memo[key] = 1 + sum(_expanded_size(child, memo) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            memo[key] = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+        else:
+            memo[key] = 1
+    return memo[key]
+
+
+class LimitedComposer:
+    """Mix-in for a PyYAML loader: bounded aliases and depth, no duplicate keys, no base 60.
+
+    Put it before the loader class in the bases (``class L(LimitedComposer, yaml.SafeLoader)``).
+    Violations raise :class:`yaml.YAMLError` subclasses with the line, which the card reader turns
+    into a :class:`CardError`.
+    """
+
+    def compose_document(self):
+        self._aliases = 0
+        self._depth = 0
+        node = super().compose_document()
+        if node is not None and _expanded_size(node, {}) > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"expands to more than {MAX_NODES} values through its aliases", node.start_mark
+            )
+        return node
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases = getattr(self, "_aliases", 0) + 1
+            if self._aliases > MAX_ALIASES:
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_ALIASES} aliases (a card needs none)", event.start_mark
+                )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = key_node.value
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None,
+                            None,
+                            f"duplicate key {short(key)} (first at line {seen[key] + 1})",
+                            key_node.start_mark,
+                        )
+                    seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        text = str(node.value)
+        if ":" in text:  # YAML 1.1 base 60 ("1:30" = 90): kept as the string written
+            return text
+        if len(text.replace("_", "").lstrip("+-0")) > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"integer of {len(text)} digits (at most {MAX_INT_DIGITS})", node.start_mark
+            )
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        text = str(node.value)
+        if ":" in text:
+            return text
+        return super().construct_yaml_float(node)
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+def _quantity_limit(text: str, path: str, source: str) -> None:
+    match = _QUANTITY_RE.match(text)
+    if match is None or match["unit"] not in _UNIT_DIMENSION:
+        return
+    dim = _UNIT_DIMENSION[match["unit"]]
+    number = float(match["value"])
+    if not math.isfinite(number):
+        raise _error(source, path, text, "the number is not finite")
+    value = parse_quantity(text, dim)
+    limit = QUANTITY_LIMITS[dim]
+    if not abs(value) <= limit:
+        raise _error(source, path, text, f"out of range; |value| must be <= {limit:g} {CANONICAL[dim]}")
+
+
+def check_values(data: Any, source: str, path: str = "") -> None:
+    """Every key a string, every number finite (integers at most :data:`MAX_INT_DIGITS` digits),
+    every string at most :data:`MAX_STRING` characters, quantities finite and within
+    :data:`QUANTITY_LIMITS` (iterative, so no depth can overflow the stack)."""
+    stack = [(path, data)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    raise _error(source, where or "<top level>", key, "keys must be names (strings)")
+                if not key.isprintable() or not 0 < len(key) <= 64:
+                    raise _error(source, where or "<top level>", key, "keys must be printable names of 1-64 characters")
+                stack.append((f"{where}.{key}" if where else key, value))
+        elif isinstance(node, list):
+            stack.extend((f"{where}.{i}", v) for i, v in enumerate(node))
+        elif isinstance(node, bool) or node is None:
+            continue
+        elif isinstance(node, int):
+            if abs(node) >= 10**MAX_INT_DIGITS:
+                raise _error(source, where, node, f"integers must have at most {MAX_INT_DIGITS} digits")
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise _error(source, where, node, "numbers must be finite")
+        elif isinstance(node, str):
+            if len(node) > MAX_STRING:
+                raise _error(source, where, node, f"strings must have at most {MAX_STRING} characters")
+            _quantity_limit(node, where, source)
+        else:
+            raise _error(source, where, node, "not a number, string, list or section")
 
 
 class _CardLoader(LimitedComposer, yaml.SafeLoader):
@@ -501,7 +699,6 @@ def check_card(raw: Any, source: str = "<card>", overrides=()) -> CardSpec:
     spec = CardSpec(kind, data, source)
     (_check_monophoton if kind == "monophoton" else _check_chi_pair)(spec)
     _check_run(spec)
-    check_semantics(spec)
     return spec
 
 

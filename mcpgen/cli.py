@@ -14,8 +14,7 @@ import sys
 
 import click
 
-from .errors import McpgenError
-from .lifetime import Terminated, exit_code, signal_exits
+from .errors import McpgenError, Terminated, exit_code, signal_exits
 from .options import run_options
 
 __all__ = ["COMMANDS", "main"]

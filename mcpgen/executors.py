@@ -16,8 +16,14 @@ Results do not depend on the executor: randomness is keyed by event index (:mod:
 Where the work runs is chosen once, around a command (:func:`mcpgen.dask_executor.executor_scope`,
 from the card's ``run.executor`` and ``run.scheduler``), through :func:`executor_factory`: inside
 such a block every :func:`make_executor` returns the block's executor (e.g. one on a dask client
-opened once for the block); outside, the local executors. This module imports nothing of mcpgen
-but :mod:`mcpgen.lifetime` (local workers die with their parent; an interrupted run kills them).
+opened once for the block); outside, the local executors. This module imports nothing of mcpgen.
+
+Worker lifetime of the local pool (:func:`die_with_parent`, :func:`terminate_workers`): on Linux
+the kernel sends a worker SIGKILL when the process that started it dies
+(``prctl(PR_SET_PDEATHSIG)``), even after a SIGKILL of the parent; elsewhere a daemon thread
+polls the parent pid each second. Workers ignore SIGINT (a Ctrl-C reaches the whole process
+group; the parent decides), and an interrupted or failed run kills them at once instead of
+letting them finish their chunks.
 """
 
 from __future__ import annotations
@@ -25,14 +31,62 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 
-from .lifetime import die_with_parent, terminate_workers
-
-__all__ = ["SerialExecutor", "PoolExecutor", "make_executor", "executor_factory", "current_factory"]
+__all__ = [
+    "SerialExecutor",
+    "PoolExecutor",
+    "make_executor",
+    "executor_factory",
+    "current_factory",
+    "die_with_parent",
+    "terminate_workers",
+]
 
 _FACTORY: ContextVar[Callable | None] = ContextVar("mcpgen_executor_factory", default=None)
+
+
+# --- worker lifetime of the local pool ---------------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        time.sleep(1.0)
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Make this (worker) process exit when its parent dies; ignore SIGINT (module docstring)."""
+    parent = os.getppid() if parent is None else parent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    armed = False
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    if os.getppid() != parent:  # the parent died before the guard was armed
+        os._exit(1)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def terminate_workers(pool) -> None:
+    """Kill the processes of a :class:`concurrent.futures.ProcessPoolExecutor` now."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.kill()
 
 
 class SerialExecutor:
