@@ -112,7 +112,9 @@ class Engine:
     ``seed``: None (fresh entropy, recorded), an int or a SeedSequence -- resolved once
     (:attr:`seed`). ``executor``: anything with ``map(fn, tasks)`` yielding results in task order
     with a bounded number in flight, used as a context manager (:mod:`mcpgen.executors`);
-    default: serial for one worker, a local process pool otherwise. ``progress``: None (a bar on
+    default: :func:`mcpgen.executors.make_executor` -- serial for one worker, a local process pool
+    otherwise, or the dask cluster of an enclosing :func:`mcpgen.dask_executor.executor_scope`
+    (the bar then advances as tasks complete on the cluster). ``progress``: None (a bar on
     a terminal only), True or False; ``total``: trials the bar counts to.
     """
 
