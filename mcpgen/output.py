@@ -291,8 +291,10 @@ class RootEventWriter:
             self._atomic.__exit__(exc_type, exc, tb)
 
 
-#: The marker file of a run directory (JSON): the command, its state (``running`` / ``complete``)
-#: and the files the run wrote, which the next run in the directory removes before it starts.
+#: The marker file of ``mcpgen run`` in its output directory (JSON): the command, its state
+#: (``running`` / ``complete`` / ``failed``) and the files the run wrote, which the next run in
+#: the directory removes before it starts. Other commands keep their own
+#: (``.mcpgen-scan.json``, ``.mcpgen-validate.json``), so a scan never removes a run's files.
 RUN_MARKER = ".mcpgen-run.json"
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -350,10 +352,11 @@ def run_directory(path: str | Path, command: str = "run") -> Iterator[Path]:
     run's: stale ``.partial`` files are removed (:func:`clean_stale_partials`), then the files
     listed in the previous run's :data:`RUN_MARKER` (the previous run's outputs, nothing else);
     the marker says ``running`` during the run and lists the files written when it ends
-    (``complete``, or ``failed`` after an error or a signal). Other files are left alone."""
+    (``complete``, or ``failed`` after an error or a signal). Other files -- yours, and those of
+    other commands (each has its marker ``.mcpgen-<command>.json``) -- are left alone."""
     path = prepare_dir(path)
     clean_stale_partials(path)
-    marker = path / RUN_MARKER
+    marker = path / f".mcpgen-{safe_name(command)}.json"
     try:
         old = json.loads(marker.read_text())
     except (OSError, ValueError):

@@ -294,3 +294,12 @@ def test_summary_bit_identical_across_chunks_and_workers(tmp_path, card_name):
     with uproot.open(outs[0] / "events.root") as a, uproot.open(outs[1] / "events.root") as b:
         for key in a.keys(filter_classname="TTree"):
             assert np.array_equal(a[key]["weight"].array(library="np"), b[key]["weight"].array(library="np"))
+
+
+def test_other_commands_keep_a_runs_files(tmp_path):
+    with run_directory(tmp_path, "run") as d:
+        (d / "events.root").write_text("run")
+    with run_directory(tmp_path, "scan") as d:
+        (d / "scan.json").write_text("scan")
+    with run_directory(tmp_path, "scan"):
+        assert (tmp_path / "events.root").exists() and not (tmp_path / "scan.json").exists()
