@@ -143,7 +143,8 @@ def fig_l3(out, n=None):
         "belle2",
         ["low_mass", "high_mass", "bbg"],
         "l_fig3",
-        "L Fig. 3: Belle II 50 ab⁻¹ (low/high-mass with gBG; bbg: bBG cut, no gBG)",
+        "L Fig. 3: Belle II 50 ab⁻¹ (low/high-mass with gBG; bbg: bBG cut with a resolution margin, no gBG)",
+        markers=L_QUOTED["belle2"],
     )
 
 
