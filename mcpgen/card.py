@@ -256,10 +256,8 @@ class LimitedComposer:
         text = str(node.value)
         if ":" in text:  # YAML 1.1 base 60 ("1:30" = 90): kept as the string written
             return text
-        if len(text.replace("_", "").lstrip("+-0")) > MAX_INT_DIGITS:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"integer of {len(text)} digits (at most {MAX_INT_DIGITS})", node.start_mark
-            )
+        if len(text.replace("_", "").lstrip("+-0")) > MAX_INT_DIGITS:  # kept as written: the
+            return text  # value checks then name the field (no 4300-digit conversion either)
         return super().construct_yaml_int(node)
 
     def construct_yaml_float(self, node):

@@ -105,7 +105,8 @@ BAD_FILES = [
     ("deep mapping", ("".join(f"{' ' * i}k{i}:\n" for i in range(200)) + " " * 200 + "v: 1\n").encode(), "nested"),
     ("duplicate key", (_card_text("sct_3gev") + "\nrun: {seed: 2}\n").encode(), "duplicate key"),
     ("non-UTF-8", _card_text("sct_3gev").encode() + b"\n# \xff\xfe\n", "UTF-8"),
-    ("4300 digits", (_card_text("sct_3gev") + "\nextra: " + "7" * 4300 + "\n").encode(), "digits"),
+    ("4300 digits", (_card_text("sct_3gev") + "\nextra: " + "7" * 4300 + "\n").encode(), "'extra'"),
+    ("22 digits", _card_text("sct_3gev").replace("seed: 1", "seed: " + "1" * 22).encode(), "'run.seed'"),
     ("mixed keys", (_card_text("sct_3gev") + "\n1: a\nzz: b\n").encode(), "<top level>"),
     ("sexagesimal seed", _card_text("sct_3gev").replace("seed: 1", "seed: 1:30").encode(), "run.seed"),
 ]
