@@ -115,13 +115,7 @@ def find_roads(hit_event, hit_r, hit_phi, n_events: int, half_bin_rad: float, mi
         return found, best
     n_h = n_half_bins(half_bin_rad)
     if _kernels.HAVE_NUMBA and USE_COMPILED_KERNEL:
-        events = np.asarray(hit_event, dtype=np.int64)
-        order = None if np.all(events[1:] >= events[:-1]) else np.argsort(events, kind="stable")
-        r = np.asarray(hit_r, dtype=float)
-        phi = np.asarray(hit_phi, dtype=float)
-        if order is not None:
-            events, r, phi = events[order], r[order], phi[order]
-        offsets = np.concatenate([[0], np.cumsum(np.bincount(events, minlength=n_events))])
+        _, offsets, (r, phi) = _ordered(hit_event, n_events, np.asarray(hit_r, float), np.asarray(hit_phi, float))
         _kernels.roads_per_event(offsets, r, phi, n_h, min_hits, float(kappa), found, best)
         return found, best
     width = 2 * np.pi / n_h
@@ -133,13 +127,7 @@ def find_roads(hit_event, hit_r, hit_phi, n_events: int, half_bin_rad: float, mi
     if not order_ok:
         order = np.argsort(events, kind="stable")
         events, fwd, bwd = events[order], fwd[order], bwd[order]
-    span = max(1, _DENSE_CELLS // n_h)
-    first, last = int(events[0]), int(events[-1])
-    for lo in range(first, last + 1, span):
-        a, b = np.searchsorted(events, [lo, lo + span])
-        if a == b:
-            continue
-        rows = min(span, last + 1 - lo)
+    for lo, a, b, rows in _event_slices(events, n_h):
         base = (events[a:b] - lo) * n_h
         road_f = _roads(np.bincount(base + fwd[a:b], minlength=rows * n_h), rows, n_h)
         road_b = _roads(np.bincount(base + bwd[a:b], minlength=rows * n_h), rows, n_h)
@@ -159,6 +147,17 @@ def _roads(half_bin_counts, rows, n_h):
     np.add(h[:, :-1], h[:, 1:], out=road[:, :-1])
     np.add(h[:, -1], h[:, 0], out=road[:, -1])
     return road
+
+
+def _event_slices(events, n_h: int):
+    """Slices of event-sorted hits for dense (event, half-bin) histograms of bounded memory:
+    yields (first event lo, hit range a:b, number of event rows) per slice."""
+    span = max(1, _DENSE_CELLS // n_h)
+    first, last = int(events[0]), int(events[-1])
+    for lo in range(first, last + 1, span):
+        a, b = np.searchsorted(events, [lo, lo + span])
+        if a != b:
+            yield lo, a, b, min(span, last + 1 - lo)
 
 
 def _ordered(hit_event, n_events, *arrays):
@@ -209,13 +208,7 @@ def find_two_rays(
     width = 2 * np.pi / n_h
     hbin = (np.mod(phi, 2 * np.pi) // width).astype(np.int64) % n_h
     near = [(s, t) for s in range(1 - separation, separation) for t in range(s + separation, separation) if s and t]
-    span = max(1, _DENSE_CELLS // n_h)
-    first, last = int(events[0]), int(events[-1])
-    for lo in range(first, last + 1, span):
-        a, b = np.searchsorted(events, [lo, lo + span])
-        if a == b:
-            continue
-        rows = min(span, last + 1 - lo)
+    for lo, a, b, rows in _event_slices(events, n_h):
         cell = (events[a:b] - lo) * n_h + hbin[a:b]
         road = _roads(np.bincount(cell, minlength=rows * n_h), rows, n_h).astype(np.int32)
         road_inner = _roads(np.bincount(cell[inner[a:b]], minlength=rows * n_h), rows, n_h)
