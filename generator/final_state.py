@@ -70,7 +70,6 @@ from dataclasses import dataclass, field, replace
 
 import awkward as ak
 import numpy as np
-from particle import Particle
 
 from .constants import M_E_GEV, SIN2_THETA_W
 from .monophoton import GAMMA_Z_GEV, M_Z_GEV
@@ -106,10 +105,12 @@ STATUS_FINAL = 1  #: outgoing final-state particle (LHE and HepMC status 1)
 #: χ PDG id by spin: the PDG Monte Carlo numbering scheme's spin-½ / spin-0 dark-sector codes
 DEFAULT_CHI_PDG = {"dirac": 52, "scalar": 51}
 
-# Standard-model ids, looked up once by name in the PDG tables of the ``particle`` package
-PDG_ELECTRON = int(Particle.from_name("e-").pdgid)  #: 11; the positron is -11
-PDG_PHOTON = int(Particle.from_name("gamma").pdgid)  #: 22
-PDG_NEUTRINOS = tuple(int(Particle.from_name(n).pdgid) for n in ("nu(e)", "nu(mu)", "nu(tau)"))  #: 12, 14, 16
+# Standard-model ids of the PDG Monte Carlo numbering scheme (PDG Review, "Monte Carlo particle
+# numbering scheme"); tests/test_final_state.py checks them against the PDG tables of the ``particle``
+# package (a name look-up there costs seconds at import, so the numbers are written here)
+PDG_ELECTRON = 11  #: e-; the positron is -11
+PDG_PHOTON = 22  #: gamma
+PDG_NEUTRINOS = (12, 14, 16)  #: nu_e, nu_mu, nu_tau
 
 
 @dataclass

@@ -60,6 +60,13 @@ def test_standard_model_ids_from_the_pdg_tables():
     # PDG Monte Carlo numbering scheme: e- 11, gamma 22, nu_e/mu/tau 12/14/16
     assert (PDG_ELECTRON, PDG_PHOTON, PDG_NEUTRINOS) == (11, 22, (12, 14, 16))
     assert DEFAULT_CHI_PDG == {"dirac": 52, "scalar": 51}
+    # the written numbers against the PDG tables of the ``particle`` package, looked up by name
+    from particle import Particle
+
+    assert PDG_ELECTRON == int(Particle.from_name("e-").pdgid)
+    assert -PDG_ELECTRON == int(Particle.from_name("e+").pdgid)
+    assert PDG_PHOTON == int(Particle.from_name("gamma").pdgid)
+    assert PDG_NEUTRINOS == tuple(int(Particle.from_name(n).pdgid) for n in ("nu(e)", "nu(mu)", "nu(tau)"))
 
 
 def test_chi_pair_layout_and_conservation():
