@@ -306,7 +306,10 @@ class Calorimeter:
     ``efficiency`` (photon detection efficiency in the acceptance); ``e_threshold_gev``
     (minimum measured energy); ``theta_resolution_rad``, ``phi_resolution_rad`` (0 = off);
     ``veto_regions`` (lab acceptance for the veto; empty tuple = same as ``regions``);
-    ``veto_e_min_gev`` (neutral particles above it veto the event); ``source`` (documentation).
+    ``veto_e_min_gev`` (neutral particles above it veto the event); ``gap_veto_efficiency``
+    (probability that a neutral above ``veto_e_min_gev`` escaping through a gap between two
+    regions is seen by the structures behind it, e.g. the Belle II KLM; 0 = no gap veto);
+    ``source`` (documentation).
     """
 
     name: str
@@ -321,6 +324,7 @@ class Calorimeter:
     phi_resolution_rad: float = 0.0
     veto_regions: tuple[Region, ...] = field(default_factory=tuple)
     veto_e_min_gev: float = 0.0
+    gap_veto_efficiency: float = 0.0
     source: str = ""
 
     def __post_init__(self):
@@ -336,6 +340,8 @@ class Calorimeter:
             _cb_constants(self.cb_alpha, self.cb_n)
         if self.theta_resolution_rad < 0 or self.phi_resolution_rad < 0:
             raise ValueError("angular resolutions must be >= 0")
+        if not 0.0 <= self.gap_veto_efficiency <= 1.0:
+            raise ValueError("gap_veto_efficiency must be in [0, 1]")
 
     # -- acceptance ----------------------------------------------------------------------------
     @property
@@ -357,6 +363,39 @@ class Calorimeter:
         """Outer lab edges (forward, backward) [rad] of the veto acceptance (the bBG-cut edges)."""
         va = self.veto_acceptance
         return min(r.theta_lo for r in va), max(r.theta_hi for r in va)
+
+    @property
+    def gaps(self) -> tuple[Region, ...]:
+        """Non-instrumented polar ranges between neighbouring photon regions (lab, rad), e.g. the
+        Belle II barrel-endcap gaps 31.4-32.2 and 128.7-130.7 deg; empty for a contiguous ECL."""
+        rs = sorted(self.regions, key=lambda r: r.theta_lo)
+        return tuple(
+            Region(a.theta_hi, b.theta_lo, f"gap_{a.name}_{b.name}")
+            for a, b in zip(rs, rs[1:], strict=False)
+            if b.theta_lo > a.theta_hi
+        )
+
+    def in_gap(self, theta_lab):
+        """True where the lab polar angle lies strictly inside a gap (:attr:`gaps`)."""
+        return _in_any(self.gaps, theta_lab)
+
+    def gap_veto_weight(self, theta_lab, energy, charged=None) -> np.ndarray:
+        """Per event: probability that no *other* particle is seen behind a gap, the product of
+        (1 - ``gap_veto_efficiency``) over the neutrals with lab theta in a gap and true energy >
+        ``veto_e_min_gev`` (charged particles leave tracks and are not counted here). Jagged
+        awkward inputs as for :meth:`event_veto`; all ones when ``gap_veto_efficiency`` is 0.
+
+        Used as an event weight (exact expectation, no random numbers), docs/physics.md §8.
+        """
+        theta = ak.Array(theta_lab)
+        n_events = len(theta)
+        if self.gap_veto_efficiency <= 0.0 or not self.gaps:
+            return np.ones(n_events)
+        hit = self.in_gap(theta) & (ak.Array(energy) > self.veto_e_min_gev)
+        if charged is not None:
+            hit = hit & ~ak.Array(charged)
+        n_hit = np.asarray(ak.fill_none(ak.sum(hit, axis=-1), 0), dtype=float)
+        return (1.0 - self.gap_veto_efficiency) ** n_hit
 
     def in_acceptance(self, theta_lab):
         """True where the lab polar angle lies strictly inside a photon region."""

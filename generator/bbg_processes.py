@@ -87,6 +87,10 @@ __all__ = [
 
 _E2 = 4.0 * np.pi * ALPHA  # e^2
 
+#: Share of the trials given to the gap channels when ``gaps_cm`` is set (the beam-collinear
+#: channels keep the rest; any split is exact, this one only sets the variance).
+GAP_CHANNEL_FRACTION = 0.4
+
 
 # --------------------------------------------------------------------------------------------
 # Four-vector helpers: arrays with leading axis 4 = (E, px, py, pz)
@@ -225,6 +229,7 @@ class _BeamEscapeBase:
         e_gamma_max_gev: float | None = None,
         min_beam_angle: float = 0.0,
         e_escape_min_gev: float = 0.0,
+        gaps_cm: tuple[tuple[float, float], ...] = (),
     ):
         if not e_gamma_min_gev > 0.0:
             raise ValueError("e_gamma_min_gev must be > 0 (1/E importance sampling)")
@@ -246,6 +251,15 @@ class _BeamEscapeBase:
         if not e_escape_min_gev >= 0.0:
             raise ValueError("e_escape_min_gev must be >= 0")
         self.e_escape_min_gev = float(e_escape_min_gev)
+        gaps = tuple(sorted((float(lo), float(hi)) for lo, hi in gaps_cm))
+        for lo, hi in gaps:
+            if not ta < lo < hi < tb:
+                raise ValueError("gaps_cm: each gap (lo, hi) must satisfy theta_a < lo < hi < theta_b [rad]")
+        if any(a[1] > b[0] for a, b in zip(gaps, gaps[1:], strict=False)):
+            raise ValueError("gaps_cm: gaps must not overlap")
+        if gaps and self._lepton_mass > 0.0:
+            raise ValueError("gaps_cm: gap channels are for massless escaping particles (3 gamma) only")
+        self.gaps_cm = gaps
 
     # -- to be provided by subclasses --------------------------------------------------------
     def _channels(self, pp_q, pm_q, k_q, e_q, p_q):
@@ -259,6 +273,16 @@ class _BeamEscapeBase:
 
     def _endpoint_eps(self):
         return 1.0
+
+    def _ring_channels(self):
+        """Gap channels: (alpha, cos_lo, cos_hi, sign) per gap and escaping particle (+1: q1,
+        -1: q2), the particle's CM direction uniform in the gap's ring (module docstring)."""
+        out = []
+        for lo, hi in self.gaps_cm:
+            for sign in (1.0, -1.0):
+                out.append((1.0, float(np.cos(hi)), float(np.cos(lo)), sign))
+        total = len(out)
+        return [(GAP_CHANNEL_FRACTION / total, *r[1:]) for r in out]
 
     # ----------------------------------------------------------------------------------------
     def _check(self, u, sqrt_s_gev, beta_z, beta_x=0.0, cm_axis_angle_rad=0.0):
@@ -284,15 +308,23 @@ class _BeamEscapeBase:
             "escape_theta_cm": list(self.escape_theta_cm),
             "min_beam_angle": self.min_beam_angle,
             "e_escape_min_gev": self.e_escape_min_gev,
+            "gaps_cm": [list(g) for g in self.gaps_cm],
             "cuts_frame": "CM, angles from the CM beam axis",
         }
 
+    def _in_gap(self, c):
+        """True where cos(theta_CM) ``c`` lies inside one of the non-instrumented ``gaps_cm``."""
+        out = np.zeros(np.shape(c), dtype=bool)
+        for lo, hi in self.gaps_cm:
+            out |= (c < np.cos(lo)) & (c > np.cos(hi))
+        return out
+
     def _escapes(self, p):
-        """True where the particle p (4, n) (CM frame) is outside [theta_a, theta_b] (and away
-        from the beam axis by >= min_beam_angle)."""
+        """True where the particle p (4, n) (CM frame) is outside [theta_a, theta_b] or inside a
+        gap of ``gaps_cm`` (and away from the beam axis by >= min_beam_angle)."""
         c = _cos_theta(p)
         ta, tb = self.escape_theta_cm
-        ok = (c > np.cos(ta)) | (c < np.cos(tb))
+        ok = (c > np.cos(ta)) | (c < np.cos(tb)) | self._in_gap(c)
         if self.min_beam_angle > 0.0:
             ok &= np.abs(c) <= np.cos(self.min_beam_angle)
         if self.e_escape_min_gev > 0.0:
@@ -302,7 +334,7 @@ class _BeamEscapeBase:
     def _in_detector(self, p):
         c = _cos_theta(p)
         ta, tb = self.escape_theta_cm
-        return (c <= np.cos(ta)) & (c >= np.cos(tb))
+        return (c <= np.cos(ta)) & (c >= np.cos(tb)) & ~self._in_gap(c)
 
     def phase_space(self, u, sqrt_s_gev, energy_cap=True):
         """CM kinematics and phase-space Jacobian for uniforms u (5, n).
@@ -330,7 +362,7 @@ class _BeamEscapeBase:
         inv_qc = (1.0 - cg * cg) * (at_hi - at_lo)
         e_kin = (s - 4.0 * m * m) / (2.0 * rs)
         e_hi = e_kin
-        if energy_cap:
+        if energy_cap and not self.gaps_cm:  # with gaps the recoil may be anywhere: E_kin is the bound
             e_hi = np.minimum(e_hi, e_gamma_bound(np.arccos(cg), rs, *self.escape_theta_cm))
         if self.e_gamma_max_gev is not None:
             e_hi = np.minimum(e_hi, self.e_gamma_max_gev)
@@ -365,15 +397,22 @@ class _BeamEscapeBase:
         pm_q = _boost(p_minus, -b[0], -b[1], -b[2])
         k_q = _boost(k, -b[0], -b[1], -b[2])
         chans = self._channels(pp_q, pm_q, k_q, e_q, p_q)
+        rings = self._ring_channels()
+        if rings:  # the gap channels take GAP_CHANNEL_FRACTION of the trials
+            total = sum(ch[0] for ch in chans)
+            chans = [((1.0 - GAP_CHANNEL_FRACTION) * ch[0] / total, *ch[1:]) for ch in chans]
 
         # choose the channel with u[3], rescale it for the polar variable
-        alphas = np.array([ch[0] for ch in chans])
-        edges = np.concatenate([[0.0], np.cumsum(alphas)])
+        raw = np.array([ch[0] for ch in chans] + [r[0] for r in rings])
+        alphas = raw / np.sum(raw)
+        edges = np.concatenate([[0.0], np.cumsum(raw)])
         edges /= edges[-1]
-        idx = np.clip(np.searchsorted(edges, u[3], side="right") - 1, 0, len(chans) - 1)
+        n_chan = len(alphas)
+        idx = np.clip(np.searchsorted(edges, u[3], side="right") - 1, 0, n_chan - 1)
         lo, hi = edges[idx], edges[idx + 1]
         v = np.clip((u[3] - lo) / (hi - lo), 0.0, 1.0)
         axis = np.zeros((3, rs.size))
+        axis[2] = 1.0  # placeholder for the gap channels' trials (their d is set below)
         omc = np.zeros_like(rs)  # 1 - cos(angle to the channel axis)
         for j, (_, ax, sign, delta, beta) in enumerate(chans):
             sel = idx == j
@@ -386,14 +425,18 @@ class _BeamEscapeBase:
         e1, e2 = _perp_basis(axis)
         ph = 2.0 * np.pi * u[4]
         d = (1.0 - omc) * axis + sin_a * (np.cos(ph) * e1 + np.sin(ph) * e2)
+        for j, (_, c_lo, c_hi, sign) in enumerate(rings, start=len(chans)):
+            # gap channel: the escaping particle (q1 for sign +1, q2 for -1) uniform in the CM ring
+            # c_lo < cos(theta) < c_hi, phi uniform; d is its direction in the recoil frame
+            sel = idx == j
+            if not np.any(sel):
+                continue
+            c = c_lo + v[sel] * (c_hi - c_lo)
+            s_ = np.sqrt((1.0 - c) * (1.0 + c))
+            n_cm = np.stack([np.ones_like(c), s_ * np.cos(ph[sel]), s_ * np.sin(ph[sel]), c])
+            n_q = _boost(n_cm, -b[0][sel], -b[1][sel], -b[2][sel])[1:]
+            d[:, sel] = sign * n_q
         d /= np.sqrt(np.sum(d * d, axis=0))
-
-        # mixture density on the sphere of d
-        g = np.zeros_like(rs)
-        for alpha, ax, sign, delta, beta in chans:
-            diff = sign * ax - d
-            om = 0.5 * np.sum(diff * diff, axis=0)
-            g += alpha / np.sum(alphas) * beta / (2.0 * np.pi * np.log1p(2.0 * beta / delta)) / (delta + beta * om)
 
         q1_q = np.concatenate([e_q[None], p_q * d])
         q2_q = np.concatenate([e_q[None], -p_q * d])
@@ -402,6 +445,21 @@ class _BeamEscapeBase:
         # exact mass shell after the boost (round-off only)
         for q in (q1, q2):
             q[0] = np.sqrt(q[1] ** 2 + q[2] ** 2 + q[3] ** 2 + m * m)
+
+        # mixture density on the sphere of d
+        g = np.zeros_like(rs)
+        for alpha, (_, ax, sign, delta, beta) in zip(alphas, chans, strict=False):
+            diff = sign * ax - d
+            om = 0.5 * np.sum(diff * diff, axis=0)
+            g += alpha * beta / (2.0 * np.pi * np.log1p(2.0 * beta / delta)) / (delta + beta * om)
+        for alpha, (_, c_lo, c_hi, sign) in zip(alphas[len(chans) :], rings, strict=True):
+            # uniform density 1/(2 pi dcos) on the CM ring times dOmega_CM/dOmega_Q = (E_Q/E_CM)^2
+            # (aberration of a massless particle)
+            q = q1 if sign > 0 else q2
+            cq = _cos_theta(q)
+            inside = (cq > c_lo) & (cq < c_hi)
+            jac = (e_q / q[0]) ** 2
+            g += np.where(inside, alpha * jac / (2.0 * np.pi * (c_hi - c_lo)), 0.0)
 
         beta_pair = np.where(e_q > 0.0, p_q / np.where(e_q > 0.0, e_q, 1.0), 0.0)
         jac = eg / (16.0 * np.pi**3) * beta_pair / (32.0 * np.pi**2) * inv_qc * inv_qe * 2.0 * np.pi / g
