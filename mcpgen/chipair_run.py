@@ -27,7 +27,6 @@ from detsim.simulate import build_tables, random_trigger, simulate
 from .build import ChiPairCard
 from .engine import Chunk, ChunkStats, Engine
 from .eventfiles import EventFileSink, EventFileTee, event_file_names
-from .histograms import cutflow_histogram
 from .output import BranchLayout, RootEventWriter, versions
 from .results import Result
 from .rng import Stream, Streams, block_source, uniforms
@@ -249,6 +248,8 @@ class ChiPairSummary(Result):
 def _signal_histogram(summary: ChiPairSummary):
     """The signal flags as a labelled TH1D: expected pairs L sigma generated and passing each flag
     (each flag on its own, not cumulative), with MC errors."""
+    from .histograms import cutflow_histogram  # hist / boost-histogram load with the first histogram
+
     d = summary.to_dict()
     rows = [{"cut": "generated", "events": d["expected_events"], "err": d["expected_events_err"]}]
     rows += [{"cut": flag, "events": v["events"], "err": v["err"]} for flag, v in summary.signal().items()]

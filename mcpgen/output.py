@@ -29,7 +29,6 @@ import numpy as np
 import uproot
 
 from .errors import OutputError
-from .histograms import scan_histogram
 
 __all__ = [
     "COMPRESSION_CHOICES",
@@ -228,6 +227,8 @@ def write_histograms(path: str | Path, hist2d: dict, hist1d: dict, metadata: dic
     """A ROOT file of TH2D ``(values, x_edges, y_edges)`` and TH1D ``(values, x_edges)``
     histograms (nan written as 0 in 1D) with titles and axis labels (:mod:`mcpgen.histograms`)
     and TObjString ``metadata``, atomically."""
+    from .histograms import scan_histogram  # hist / boost-histogram load with the first histogram
+
     with atomic_path(path) as tmp:
         with uproot.recreate(tmp) as f:
             for key, (values, x_edges, y_edges) in hist2d.items():

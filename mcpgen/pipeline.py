@@ -10,6 +10,7 @@ card kind to the chi_pair chain (:mod:`mcpgen.chipair_run`) or the monophoton ch
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import awkward as ak
 
@@ -17,8 +18,10 @@ from .build import ChiPairCard, MonophotonCard
 from .chipair_run import ChiPairSummary, ChiPairTask, chipair_chunk, max_weight, run_chi_pair, tables_for
 from .dask_executor import executor_scope
 from .engine import ChunkStats, Engine
-from .monophoton_run import MonophotonSummary, run_monophoton
 from .rng import Stream
+
+if TYPE_CHECKING:
+    from .monophoton_run import MonophotonSummary
 
 __all__ = ["ChunkTask", "generate_chunk", "generate_events", "max_weight", "run"]
 
@@ -71,6 +74,9 @@ def run(
     ``out_dir``; return the summary (also written to ``out_dir``/summary.json). ``seed``: None
     takes the card's ``run.seed``. The chunks run where the card's ``run.executor`` says (local
     processes, or a dask cluster: :func:`mcpgen.dask_executor.executor_scope`)."""
-    chain = run_monophoton if isinstance(card, MonophotonCard) else run_chi_pair
+    if isinstance(card, MonophotonCard):
+        from .monophoton_run import run_monophoton as chain  # the calorimeter chain loads with its cards
+    else:
+        chain = run_chi_pair
     with executor_scope(card.run.executor, card.run.scheduler, workers):
         return chain(card, n_events, out_dir, seed, workers, chunk_size, progress)

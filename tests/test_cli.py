@@ -153,7 +153,7 @@ def test_only_mcpgen_errors_become_exit_code_2(tmp_path, monkeypatch):
     """A user error is one line with exit code 2; any other exception is a bug and propagates."""
     from click.testing import CliRunner
 
-    from mcpgen import cli, commands
+    from mcpgen import cli, pipeline
     from mcpgen.errors import CardError
 
     def bug(*args, **kwargs):
@@ -163,10 +163,10 @@ def test_only_mcpgen_errors_become_exit_code_2(tmp_path, monkeypatch):
         raise CardError("Invalid card x.yaml: field 'a' = 1: no.")
 
     runner = CliRunner()
-    monkeypatch.setattr(commands, "run", bug)
+    monkeypatch.setattr(pipeline, "run", bug)  # the run command imports it when it runs
     result = runner.invoke(cli.main, ["--card", "sct_3gev", "--out", str(tmp_path)])
     assert result.exit_code == 1 and isinstance(result.exception, ValueError)
-    monkeypatch.setattr(commands, "run", user_error)
+    monkeypatch.setattr(pipeline, "run", user_error)
     result = runner.invoke(cli.main, ["run", "--card", "sct_3gev", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "mcpgen: error: Invalid card x.yaml" in result.output
 
