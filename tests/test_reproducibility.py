@@ -9,7 +9,7 @@ import uproot
 from conftest import CARDS
 
 from mcpgen import generate_events, load_card, run
-from mcpgen.rng import BLOCK_SIZE, uniforms
+from mcpgen.rng import BLOCK_SIZE, block_states, uniforms
 
 
 def test_uniforms_do_not_depend_on_slicing():
@@ -20,6 +20,37 @@ def test_uniforms_do_not_depend_on_slicing():
     np.testing.assert_array_equal(whole, np.concatenate(pieces, axis=1))
     assert not np.array_equal(uniforms(5, 0, 0, 100, 1), uniforms(6, 0, 0, 100, 1))
     assert not np.array_equal(uniforms(5, 0, 0, 100, 1), uniforms(5, 1, 0, 100, 1))
+
+
+@pytest.mark.parametrize(
+    "seed, key",
+    [
+        (0, (0,)),
+        (1, (3, 1, 5)),
+        (2**32 + 7, (2, 900)),
+        (123456789012345678901234567890, (3, 200, 4, 7)),
+        (5, (3, 2**40)),
+    ],
+)
+def test_block_seeding_is_numpys_seedsequence(seed, key):
+    """The cheap per-block seeding reproduces Generator(PCG64(SeedSequence(seed, spawn_key=(*key, b))))
+    bit for bit: the state, and the uniforms of whole and cut blocks."""
+    blocks = [0, 1, 2, 4095, 2**31 + 3, 2**32 - 1]
+    for b, (state, inc) in zip(blocks, block_states(seed, key, blocks), strict=True):
+        reference = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(*key, b))).state["state"]
+        assert (state, inc) == (reference["state"], reference["inc"])
+    for start, stop, rows in ((0, 3 * BLOCK_SIZE, 1), (5, 2 * BLOCK_SIZE + 17, 3)):
+        first, last = start // BLOCK_SIZE, (stop - 1) // BLOCK_SIZE
+        expected = np.concatenate(
+            [
+                np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(*key, b)))).random(
+                    (rows, BLOCK_SIZE)
+                )
+                for b in range(first, last + 1)
+            ],
+            axis=1,
+        )[:, start - first * BLOCK_SIZE : stop - first * BLOCK_SIZE]
+        assert np.array_equal(uniforms(seed, key, start, stop, rows), expected)
 
 
 def test_chunk_size_does_not_change_events():
