@@ -74,13 +74,16 @@ class OutputOptions:
     """``output`` section: directory and ROOT compression ('none' or 'ALG:LEVEL'); event files
     beside events.root (``formats``: 'lhe', 'hepmc3', 'hepmc2', each optionally '.gz'; 'root' is
     always written), their weighting ('unweighted' or 'weighted') and the PDG id of chi (None: the
-    default of ``generator.final_state``)."""
+    default of ``generator.final_state``); ``hits``: the tracker hits written to events.root --
+    'all' events', the 'found' events' (a finder hypothesis or a paper criterion found the pair)
+    or 'none' (no hit branches)."""
 
     dir: str
     compression: str
     formats: tuple[str, ...] = ()
     event_weights: str = "unweighted"
     chi_pdg: int | None = None
+    hits: str = "all"
 
 
 @dataclass(frozen=True)
@@ -243,6 +246,7 @@ def _options(spec: CardSpec) -> tuple[RunOptions, OutputOptions]:
         formats,
         o.get("event_weights", "unweighted"),
         None if chi_pdg is None else int(chi_pdg),
+        o.get("hits", "all"),
     )
     return run, output
 
@@ -476,8 +480,8 @@ def _monophoton_process(physics: dict, name: str, process: dict, beams: Beams, c
     if name == "ggg":
         e_escape = parse_quantity(process["e_escape_min"], "energy") if "e_escape_min" in process else None
         kw = {"e_escape_min_gev": e_escape} if e_escape is not None else {}
-        if physics.get("gbg") == "computed":
-            kw["gaps_cm"] = gap_edges_cm(cal, beams)
+        if physics.get("gbg") == "computed":  # gaps, and e+e- -> gamma gamma with the partner lost
+            kw |= {"gaps_cm": gap_edges_cm(cal, beams), "two_body": True}
         return ThreePhoton(e_min, lo, hi, (lo, hi), **kw)
     return EEGamma(e_min, lo, hi, (lo, hi))
 
@@ -491,6 +495,15 @@ def gap_edges_cm(calorimeter: ecl.Calorimeter, beams: Beams) -> tuple[tuple[floa
         (float(lab_to_cm_theta(g.theta_lo, beams.beta_z0)), float(lab_to_cm_theta(g.theta_hi, beams.beta_z0)))
         for g in calorimeter.gaps
     )
+
+
+def _gap_image_cut(spec: CardSpec, calorimeter: ecl.Calorimeter) -> dict:
+    """Selection arguments of ``analysis.gap_image_cut`` (the margin angle; absent = no cut): the
+    calorimeter's lab gaps and the margin in rad (docs/physics.md §8)."""
+    if "gap_image_cut" not in spec.data["analysis"]:
+        return {}
+    margin = spec.quantity("analysis.gap_image_cut", "angle")
+    return {"gap_images": tuple((g.theta_lo, g.theta_hi) for g in calorimeter.gaps), "gap_image_margin_rad": margin}
 
 
 def _monophoton_card(spec: CardSpec) -> MonophotonCard:
@@ -511,6 +524,7 @@ def _monophoton_card(spec: CardSpec) -> MonophotonCard:
         regions,
         bbg_margin_sigma=float(analysis.get("bbg_margin_sigma", 0.0)),
         resolution=calorimeter.resolution,
+        **_gap_image_cut(spec, calorimeter),
     )
     mcp = data["mcp"]
     physics = {

@@ -77,7 +77,13 @@ DEFAULTS: dict[str, Any] = {
             "executor": "local",
             "scheduler": None,
         },
-        "output": {"dir": "out", "compression": "lz4:1", "formats": ["root"], "event_weights": "unweighted"},
+        "output": {
+            "dir": "out",
+            "compression": "lz4:1",
+            "formats": ["root"],
+            "event_weights": "unweighted",
+            "hits": "all",
+        },
     },
     "chi_pair": {
         "isr": {"kernel": "kuraev_fadin", "x_max": "kinematic"},

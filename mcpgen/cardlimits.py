@@ -229,6 +229,16 @@ def _check_names(spec) -> None:
         raise spec.error("run.workers", f"is more than this machine's {max_local_workers()} local workers")
 
 
+def _check_hits(spec) -> None:
+    hits = spec.data.get("output", {}).get("hits", "all")
+    det = spec.data.get("detector", {})
+    tracker = det.get("tracker") if spec.kind != "monophoton" and isinstance(det, dict) else None
+    if hits == "found" and not isinstance(tracker, dict):
+        raise spec.error(
+            "output.hits", "'found' selects events by the tracker's finder: the card has no detector.tracker"
+        )
+
+
 def check_semantics(spec) -> None:
     """The checks of the module docstring that need the resolved card (a :class:`CardSpec`)."""
     _check_names(spec)
@@ -237,6 +247,7 @@ def check_semantics(spec) -> None:
         if spec.quantity("mcp.mass", "energy") < MIN_MASS_GEV:
             raise spec.error("mcp.mass", f"must be at least {MIN_MASS_GEV * 1e9:g} eV")
     _check_grids(spec)
+    _check_hits(spec)
     if spec.kind == "monophoton":
         _check_monophoton(spec)
     else:

@@ -5,7 +5,10 @@ per-trial estimators W in pb, stored as W / N so that they sum to the cross sect
 hit-or-miss unweighting against a pilot maximum; the detector stage (:func:`detsim.simulate`)
 keyed by trial index like the generator; the signal flags (:func:`analysis.selections.tracker_flags`).
 The chunk is one awkward array: the generator fields, ``detector`` (hits, finder and paper
-flags, per-MCP records) and ``pass`` (the signal flags). :func:`run_chi_pair` runs the chunks
+flags, per-MCP records) and ``pass`` (the signal flags). The card's ``output.hits``
+(:data:`HITS_MODES`, :func:`select_hits`) keeps the hits of every event, of the events where a
+finder hypothesis or a paper criterion found the pair (the other events keep their entries and
+flags, with empty hit lists), or drops the hit branches. :func:`run_chi_pair` runs the chunks
 through the :class:`~mcpgen.engine.Engine` into ``events.root`` and returns a
 :class:`ChiPairSummary` (also written to ``summary.json``).
 """
@@ -31,7 +34,20 @@ from .output import BranchLayout, RootEventWriter, versions
 from .results import Result
 from .rng import Stream, Streams, block_source, uniforms
 
-__all__ = ["ChiPairTask", "ChiPairSummary", "LAYOUT", "chipair_chunk", "max_weight", "tables_for", "run_chi_pair"]
+__all__ = [
+    "HITS_MODES",
+    "ChiPairTask",
+    "ChiPairSummary",
+    "LAYOUT",
+    "chipair_chunk",
+    "max_weight",
+    "select_hits",
+    "tables_for",
+    "run_chi_pair",
+]
+
+#: Values of the card's ``output.hits``: hits of every event, of the found events, or none.
+HITS_MODES = ("all", "found", "none")
 
 #: Branches of the chi_pair tree: every generator and detector field under its own name (the
 #: signal flags in ``pass`` repeat detector fields and are not written).
@@ -52,6 +68,7 @@ class ChiPairTask:
     tracker: object = None
     tables: dict | None = None
     stream: Stream | None = None  # generator stream (default: Streams.generator)
+    hits: str = "all"  # the hits kept in the events: HITS_MODES
 
 
 def chipair_chunk(task: ChiPairTask) -> Chunk:
@@ -79,6 +96,8 @@ def chipair_chunk(task: ChiPairTask) -> Chunk:
         )
         flags = tracker_flags(detector)
         cutflow = CutFlow({name: ((name, WeightSum.of(w_out, mask)),) for name, mask in flags.items()})
+        if task.hits != "all":
+            detector = select_hits(detector, flags, task.hits)
         events = ak.with_field(events, detector, "detector")
         events = ak.with_field(events, ak.zip(flags), "pass")
         sample = window_cost(detector, w_out) if task.tracker.time_window_ns is not None else None
@@ -87,6 +106,26 @@ def chipair_chunk(task: ChiPairTask) -> Chunk:
     total = WeightSum.of(w)  # exact sums: totals independent of the chunking
     stats = ChunkStats(task.stop - task.start, len(events), n_over, total, cutflow)
     return Chunk(events, stats, sample)
+
+
+def select_hits(detector: ak.Array, flags: dict, mode: str) -> ak.Array:
+    """``detector`` with the hits ``mode`` keeps (:data:`HITS_MODES`): 'all' as it is; 'found':
+    the hit lists of the events where some signal flag (finder hypothesis or paper criterion,
+    :func:`analysis.selections.tracker_flags`) is true, empty lists elsewhere (``n_hits`` still
+    counts the detector's hits); 'none': without the ``hit`` field (no hit branches)."""
+    if mode == "all":
+        return detector
+    if mode == "none":
+        return ak.without_field(detector, "hit")
+    if mode != "found":
+        raise ValueError(f"hits must be one of {HITS_MODES}, got {mode!r}")
+    found = np.zeros(len(detector), dtype=bool)
+    for mask in flags.values():
+        found |= mask
+    hit = detector["hit"]
+    counts = np.asarray(ak.num(hit, axis=1))
+    kept = ak.flatten(hit, axis=1)[np.repeat(found, counts)]
+    return ak.with_field(detector, ak.unflatten(kept, np.where(found, counts, 0)), "hit")
 
 
 def window_cost(detector, weights) -> dict:
@@ -196,6 +235,7 @@ class ChiPairSummary(Result):
             "seed": self.seed,
             "chunk_size": self.chunk_size,
             "workers": self.workers,
+            "hits": self.card.output.hits,
             "physics": self.card.process.describe(),
         }
         signal = self.signal()
@@ -329,7 +369,9 @@ def run_chi_pair(
     started = time.perf_counter()
 
     def task(start, stop):
-        return ChiPairTask(process, seed, start, stop, n_events, unweighted, w_max, tracker, tables)
+        return ChiPairTask(
+            process, seed, start, stop, n_events, unweighted, w_max, tracker, tables, hits=card.output.hits
+        )
 
     writer = RootEventWriter(out_dir / "events.root", "events", card.output.compression)
     sink = None

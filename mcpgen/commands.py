@@ -59,11 +59,12 @@ def run_command(
     event_weights=None,
     executor=None,
     scheduler=None,
+    hits=None,
 ):
     """Generate events from a card: events.root and summary.json (and LHE / HepMC files with --format)."""
     card = _card(
         card_path,
-        (*overrides, *output_overrides(formats, event_weights), *executor_overrides(executor, scheduler)),
+        (*overrides, *output_overrides(formats, event_weights, hits), *executor_overrides(executor, scheduler)),
     )
     n_events = parse_count(n_text) if n_text is not None else card.run.n_events
     seed = parse_seed(seed_text)

@@ -30,6 +30,8 @@ __all__ = [
     "executor_overrides",
     "format_option",
     "event_weights_option",
+    "hits_option",
+    "HITS_CHOICES",
     "cl_option",
     "FORMAT_CHOICES",
     "output_overrides",
@@ -78,6 +80,15 @@ event_weights_option = click.option(
     default=None,
     help="Event files unweighted against the pilot maximum or weighted [card: output.event_weights].",
 )
+#: Tracker hits written to events.root (card ``output.hits``)
+HITS_CHOICES = ("all", "found", "none")
+hits_option = click.option(
+    "--hits",
+    "hits",
+    type=click.Choice(HITS_CHOICES),
+    default=None,
+    help="Tracker hits in events.root: of every event, of events with a found pair, or none [card: output.hits].",
+)
 cl_option = click.option(
     "--cl",
     "cl_text",
@@ -121,6 +132,7 @@ def run_options(fn):
             progress_option,
             format_option,
             event_weights_option,
+            hits_option,
             executor_option,
             scheduler_option,
         )
@@ -185,9 +197,9 @@ def parse_seed(text: str | None) -> int | None:
     return seed
 
 
-def output_overrides(formats, event_weights) -> tuple[str, ...]:
-    """Card overrides of ``--format`` (repeatable) and ``--event-weights``."""
-    out = []
+def output_overrides(formats, event_weights, hits=None) -> tuple[str, ...]:
+    """Card overrides of ``--format`` (repeatable), ``--event-weights`` and ``--hits``."""
+    out = [] if hits is None else [f"output.hits={hits}"]
     if formats:
         out.append("output.formats=[" + ", ".join(dict.fromkeys(f.lower() for f in formats)) + "]")
     if event_weights:
