@@ -35,6 +35,7 @@ __all__ = [
     "bbg_asymmetric",
     "bbg_minimum_energy",
     "bbg_resolution_margin",
+    "outside_gap_images",
     "Polygon",
     "belle2_low_mass_polygon",
     "belle2_high_mass_polygon",
@@ -130,6 +131,26 @@ def bbg_resolution_margin(e_gamma_cm, e_m_cm, e_gamma_lab, sqrt_s, n_sigma, rel_
     rel = _arr(rel_resolution(np.maximum(_arr(e_gamma_lab), 1e-6)))
     uncapped = e_m < 0.5 * _arr(sqrt_s) * (1.0 - 1e-12)
     return np.asarray(uncapped & (e_cm > e_m * (1.0 + n_sigma * rel)), dtype=bool)
+
+
+def outside_gap_images(theta_gamma_cm, beta_z, gaps_lab, margin_rad=0.0):
+    """Mask of photons whose back-to-back CM direction does NOT point into a calorimeter gap
+    (docs/physics.md §8, "gap background"): keep unless pi - theta_gamma^CM lies in
+    [theta_lo^CM - margin, theta_hi^CM + margin] of a gap.
+
+    e+e- -> gamma gamma with one photon lost in a gap leaves the other at E = sqrt(s)/2 exactly at
+    the gap's CM image; this cut removes that topology. ``gaps_lab``: (theta_lo, theta_hi) lab
+    edges [rad] (``detsim.ecl.Calorimeter.gaps``, Belle II 31.4-32.2 and 128.7-130.7 deg),
+    converted to the CM with the event's ``beta_z`` (L footnote 1, massless); ``margin_rad``
+    widens each image (angular resolution, soft radiation). Returns a numpy bool mask.
+    """
+    back = np.pi - _arr(theta_gamma_cm)
+    keep = np.ones(back.shape, dtype=bool)
+    for lo, hi in gaps_lab:
+        lo_cm = lab_to_cm_theta(_arr(lo), _arr(beta_z))
+        hi_cm = lab_to_cm_theta(_arr(hi), _arr(beta_z))
+        keep &= ~((back >= lo_cm - margin_rad) & (back <= hi_cm + margin_rad))
+    return keep
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,7 +478,9 @@ class MonophotonSelection:
 
     ``bbg_margin_sigma`` > 0 appends the cut ``bbg_margin`` (:func:`bbg_resolution_margin`, with
     ``resolution`` the calorimeter's sigma_E/E callable) to every ``bbg`` chain; 0 (default) leaves
-    L's cut alone.
+    L's cut alone. ``gap_images`` (lab gap edges, rad; default none) puts the cut ``gap_image``
+    (:func:`outside_gap_images`, margin ``gap_image_margin_rad``) after ``detected`` in every
+    Belle II chain.
     """
 
     experiment: str
@@ -466,6 +489,8 @@ class MonophotonSelection:
     regions: Mapping[str, Polygon] = field(default_factory=dict)
     bbg_margin_sigma: float = 0.0
     resolution: object = None
+    gap_images: tuple[tuple[float, float], ...] = ()
+    gap_image_margin_rad: float = 0.0
 
     def __post_init__(self):
         if self.experiment not in EXPERIMENTS:
@@ -500,11 +525,15 @@ class MonophotonSelection:
         if exp == "belle2":
             th_lab = np.asarray(photon_lab.theta)
             t1, t2 = self.theta_edges_lab
-            bbg = [("detected", detected), ("bbg_cut", bbg_asymmetric(e_cm, th_cm, sqrt_s, t1, t2, beta_z))]
+            first = [("detected", detected)]
+            if self.gap_images:
+                keep = outside_gap_images(th_cm, beta_z, self.gap_images, self.gap_image_margin_rad)
+                first.append(("gap_image", keep))
+            bbg = [*first, ("bbg_cut", bbg_asymmetric(e_cm, th_cm, sqrt_s, t1, t2, beta_z))]
             return {
                 "bbg": bbg + self._margin(photon_lab, e_cm, th_cm, sqrt_s, beta_z),
-                "low_mass": [("detected", detected), ("low_mass", self.regions["low_mass"].contains(e_cm, th_lab))],
-                "high_mass": [("detected", detected), ("high_mass", self.regions["high_mass"].contains(e_cm, th_lab))],
+                "low_mass": [*first, ("low_mass", self.regions["low_mass"].contains(e_cm, th_lab))],
+                "high_mass": [*first, ("high_mass", self.regions["high_mass"].contains(e_cm, th_lab))],
             }
         phi_cm = np.asarray(photon_cm.phi)
         return {

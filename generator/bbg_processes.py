@@ -57,6 +57,22 @@ tree level. ``ThreePhoton`` therefore requires the escaping photons to have E > 
 (default ``e_gamma_min_gev``); sigma depends on it logarithmically there (and not at all for
 symmetric set-ups with a gap, e.g. BESIII, where the escaping photons are hard by kinematics).
 
+Gaps (3 gamma only, ``gaps_cm``: CM polar ranges of non-instrumented gaps, e.g. the Belle II
+barrel-endcap gaps, docs/physics.md §8): an escaping photon may also lie inside a gap. The tagged
+energy is then bounded by E_kin only, and the mixture gains GAP_CHANNEL_FRACTION of gap channels,
+one per gap and escaping photon: that photon's CM direction uniform on the gap's ring (cos theta
+and phi uniform), mapped into the recoil frame; its density on the sphere of d is the ring density
+times dOmega_CM/dOmega_Q = (E_Q/E_CM)^2 (aberration of a massless particle). The beam channels
+keep the rest (they cover "one photon in a gap, one along a beam" through the beam peak).
+
+Two-body part (3 gamma, ``two_body=True``): e+e- -> gamma gamma at tree level with the partner of
+the tagged photon escaping (gap or cone), i.e. the events whose third photon is softer than
+``e_escape_min_gev`` (the 3 gamma region's infrared cut-off), counted at leading order: a share
+TWO_BODY_FRACTION of the trials (u[3] < f) are gamma gamma events, weight dsigma/dOmega / (f x
+proposal), the others 3 gamma trials weighted / (1 - f). ``gamma3`` is then a zero four-vector. The
+split between the two parts depends logarithmically on ``e_escape_min_gev`` (no virtual
+correction): an O(alpha/pi ln(s/m^2) ln(E_cut/E)) ~ 10 % uncertainty of the sum.
+
 weight = (true density / proposal density) in pb per trial, zero outside the generation region;
 mean(weight) over all trials is sigma inside the generation region. All angles above are CM angles
 from the CM beam axis (the e- direction in the CM frame, ``docs/physics.md`` §10). Finally every
@@ -77,6 +93,8 @@ from .kinematics import rotate_y
 vector.register_awkward()
 
 __all__ = [
+    "GAP_CHANNEL_FRACTION",
+    "TWO_BODY_FRACTION",
     "matrix_element_3gamma",
     "matrix_element_eegamma",
     "e_gamma_bound",
@@ -89,7 +107,10 @@ _E2 = 4.0 * np.pi * ALPHA  # e^2
 
 #: Share of the trials given to the gap channels when ``gaps_cm`` is set (the beam-collinear
 #: channels keep the rest; any split is exact, this one only sets the variance).
-GAP_CHANNEL_FRACTION = 0.4
+GAP_CHANNEL_FRACTION = 0.2
+
+#: Share of the trials that are tree-level e+e- -> gamma gamma when ``ThreePhoton(two_body=True)``.
+TWO_BODY_FRACTION = 0.1
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,7 +141,9 @@ def _momentum4d(p):
 
 
 def _cos_theta(p):
-    return p[3] / np.sqrt(p[1] ** 2 + p[2] ** 2 + p[3] ** 2)
+    """cos(theta) of four-vectors p (4, n); 1 for a zero vector (the absent photon of a 2-body trial)."""
+    r = np.sqrt(p[1] ** 2 + p[2] ** 2 + p[3] ** 2)
+    return np.where(r > 0.0, p[3] / np.where(r > 0.0, r, 1.0), 1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,11 +504,8 @@ class _BeamEscapeBase:
         (``beta_z``, ``beta_x``, ``cm_axis_angle_rad``; scalars or per event) is the one drawn by
         :meth:`generator.beams.Beams.sample_frame`."""
         u, rs, bz, bx, axis = self._check(u, sqrt_s_gev, beta_z, beta_x, cm_axis_angle_rad)
-        ps = self.phase_space(u, rs)
+        ps, weight = self._weighted(u, rs)
         region = ps["in_region"]
-        me = self._matrix_element(ps["p_plus"], ps["p_minus"], ps["k"], ps["q1"], ps["q2"])
-        weight = self._symmetry * me / (2.0 * rs * rs) * ps["jacobian"] * GEV2_TO_PB
-        weight = np.where(region, weight, 0.0)
         n_other = self._in_detector(ps["q1"]).astype(np.int64) + self._in_detector(ps["q2"]).astype(np.int64)
         k = ps["k"]
         out = {}
@@ -502,6 +522,13 @@ class _BeamEscapeBase:
             }
         )
         return ak.zip(out, depth_limit=1)
+
+    def _weighted(self, u, rs):
+        """Phase space (:meth:`phase_space`) and weights [pb per trial] of the trials u (5, n)."""
+        ps = self.phase_space(u, rs)
+        me = self._matrix_element(ps["p_plus"], ps["p_minus"], ps["k"], ps["q1"], ps["q2"])
+        weight = self._symmetry * me / (2.0 * rs * rs) * ps["jacobian"] * GEV2_TO_PB
+        return ps, np.where(ps["in_region"], weight, 0.0)
 
     def _particles(self, ps):
         raise NotImplementedError
@@ -535,7 +562,9 @@ class ThreePhoton(_BeamEscapeBase):
     need theta < theta_a or theta > theta_b; default: the tagged window), optional
     ``e_gamma_max_gev``, ``min_beam_angle`` (hard cut on the escaping photons' angle to the beam
     axis, default 0: mass-regularised propagators only) and ``e_escape_min_gev`` (minimum CM energy
-    of the escaping photons, infrared cut-off; default ``e_gamma_min_gev``).
+    of the escaping photons, infrared cut-off; default ``e_gamma_min_gev``), ``gaps_cm`` (CM gaps
+    the escaping photons may also go through) and ``two_body`` (add tree-level gamma gamma with
+    the partner lost; module docstring).
 
     ``generate(u, sqrt_s_gev, beta_z=0.0, *, beta_x=0.0, cm_axis_angle_rad=0.0)``, u of shape (5, n).
     Fields: gamma1 (tagged), gamma2, gamma3 (escaping) as Momentum4D (lab frame, GeV), sqrt_s,
@@ -548,11 +577,73 @@ class ThreePhoton(_BeamEscapeBase):
     _symmetry = 0.5
     _endpoint_fraction = 0.5
 
-    def __init__(self, *args, e_escape_min_gev: float | None = None, **kwargs):
+    def __init__(self, *args, e_escape_min_gev: float | None = None, two_body: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.e_escape_min_gev = self.e_gamma_min_gev if e_escape_min_gev is None else float(e_escape_min_gev)
         if not self.e_escape_min_gev > 0.0:
             raise ValueError("e_escape_min_gev must be > 0 (soft escaping photon: IR divergence)")
+        self.two_body = bool(two_body)
+
+    def describe(self) -> dict:
+        """Generation region and model choices, for the run metadata."""
+        return {**super().describe(), "two_body": self.two_body}
+
+    def _weighted(self, u, rs):
+        """With ``two_body``: a share TWO_BODY_FRACTION of the trials (u[3] < f) are e+e- -> gamma
+        gamma at tree level (module docstring), the rest the 3 gamma trials (u[3] rescaled), each
+        part's weight divided by its share so that the mean stays sigma of the region."""
+        if not self.two_body:
+            return super()._weighted(u, rs)
+        f = TWO_BODY_FRACTION
+        two = u[3] < f
+        u3 = u.copy()
+        u3[3] = np.where(two, 0.0, (u[3] - f) / (1.0 - f))
+        ps, weight = super()._weighted(u3, rs)
+        ps2, weight2 = self._two_body(u, rs)
+        ps = {key: np.where(two, ps2[key], val) for key, val in ps.items()}
+        return ps, np.where(two, weight2 / f, weight / (1.0 - f))
+
+    def _two_body(self, u, rs):
+        """Tree-level e+e- -> gamma gamma trials: the tagged photon (cos theta from u[0] with the
+        density ~ 1/(1 - c^2) of :meth:`phase_space`, phi from u[2]) at E = sqrt(s)/2, its partner
+        back to back, the third photon absent (a zero four-vector). dsigma/dOmega = |M|^2/(64 pi^2 s)
+        per tagged photon, 1/4 sum|M|^2 = 2 e^4 (a/a' + a'/a), a = p+.k, a' = p-.k (Berends &
+        Kleiss 1981; docs/physics.md §6), with the massive beams of :meth:`phase_space`. In the
+        region when the partner escapes (cone or gap, E > ``e_escape_min_gev``) and sqrt(s)/2 lies
+        within the tagged energy range."""
+        s = rs * rs
+        eb = 0.5 * rs
+        pb = np.sqrt(np.clip(eb * eb - M_E_GEV**2, 0.0, None))
+        zero = np.zeros_like(rs)
+        p_plus = np.stack([eb, zero, zero, -pb])
+        p_minus = np.stack([eb, zero, zero, pb])
+        c_lo, c_hi = np.cos(self.theta_max_cm), np.cos(self.theta_min_cm)
+        at_lo, at_hi = np.arctanh(c_lo), np.arctanh(c_hi)
+        cg = np.tanh(at_lo + u[0] * (at_hi - at_lo))
+        inv_qc = (1.0 - cg * cg) * (at_hi - at_lo)
+        phg = 2.0 * np.pi * u[2]
+        sg = np.sqrt((1.0 - cg) * (1.0 + cg))
+        n = np.stack([np.ones_like(cg), sg * np.cos(phg), sg * np.sin(phg), cg])
+        k = eb * n
+        partner = eb * np.stack([n[0], -n[1], -n[2], -n[3]])
+        a, ap = _dot(p_plus, k), _dot(p_minus, k)
+        me = 2.0 * _E2**2 * (a / ap + ap / a)
+        e_ok = eb > self.e_gamma_min_gev
+        if self.e_gamma_max_gev is not None:
+            e_ok &= eb <= self.e_gamma_max_gev
+        region = e_ok & self._escapes(partner)
+        weight = me / (64.0 * np.pi**2 * s) * inv_qc * 2.0 * np.pi * GEV2_TO_PB
+        ps = {
+            "p_plus": p_plus,
+            "p_minus": p_minus,
+            "k": k,
+            "q1": partner,
+            "q2": np.zeros_like(k),
+            "jacobian": np.where(region, inv_qc * 2.0 * np.pi, 0.0),
+            "in_region": region,
+            "valid": e_ok,
+        }
+        return ps, np.where(region, weight, 0.0)
 
     def _endpoint_eps(self):
         cone = max(self.escape_theta_cm[0], np.pi - self.escape_theta_cm[1])
