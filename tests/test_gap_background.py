@@ -18,6 +18,7 @@ import pytest
 from test_bbg_processes import PB, _beams, _me3_ref, _rambo3
 
 import generator.bbg_processes as bbg_processes
+from analysis.selections import outside_gap_images
 from detsim import ecl
 from generator.bbg_processes import ThreePhoton, cm_edges_from_lab
 
@@ -132,6 +133,26 @@ def test_two_body_part_vs_quadrature():
     k, q = ev.gamma1[two], ev.gamma2[two]
     np.testing.assert_allclose(ak.to_numpy(k.px + q.px), 0.0, atol=1e-9)
     np.testing.assert_allclose(ak.to_numpy(k.E + q.E), RS, rtol=1e-12)
+
+
+def test_gap_image_cut_removes_gamma_gamma_into_a_gap():
+    """Every tree-level gamma gamma event with the partner in a gap fails the gap-image cut (margin
+    0, the event's own boost); of isotropic photons it removes the CM solid-angle fraction of the
+    two gap images, sum (cos lo - cos hi)/2 over the CM gaps (2.49 %)."""
+    lab = np.radians([[31.4, 32.2], [128.7, 130.7]])
+    gen = ThreePhoton(1.0, TH[0], TH[5], gaps_cm=GAPS, two_body=True)
+    ev = gen.generate(_u(47, 50_000), RS, BETA)
+    theta_cm = np.arccos(ak.to_numpy(ev.cos_theta_gamma_cm))
+    two_body = (ak.to_numpy(ev.gamma3.E) == 0.0) & (ak.to_numpy(ev.weight) > 0)
+    partner_gap = two_body & (theta_cm > np.pi - TH[5])  # not the partner in the backward cone
+    assert partner_gap.sum() > 50
+    assert not np.any(outside_gap_images(theta_cm, BETA, lab)[partner_gap])
+    c = np.random.default_rng(48).uniform(-1.0, 1.0, 400_000)
+    removed = 1.0 - outside_gap_images(np.arccos(c), BETA, lab).mean()
+    expected = sum(np.cos(lo) - np.cos(hi) for lo, hi in GAPS) / 2.0
+    assert removed == pytest.approx(expected, abs=3 * np.sqrt(expected / c.size))
+    wider = 1.0 - outside_gap_images(np.arccos(c), BETA, lab, np.radians(1.0)).mean()
+    assert wider > removed
 
 
 def test_gap_options_checked():
