@@ -11,5 +11,5 @@ def __getattr__(name: str):
     # the limit functions load analysis.limits (pyhf, scipy.stats) on first use, so that a run
     # importing analysis.cutflow or analysis.selections does not pay for them
     if name in __all__:
-        return getattr(importlib.import_module(".limits", __name__), name)
+        return getattr(importlib.import_module("analysis.limits"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,7 @@ through the :class:`~mcpgen.engine.Engine` into ``events.root`` and returns a
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -288,7 +289,7 @@ class ChiPairSummary(Result):
 def _signal_histogram(summary: ChiPairSummary):
     """The signal flags as a labelled TH1D: expected pairs L sigma generated and passing each flag
     (each flag on its own, not cumulative), with MC errors."""
-    from .histograms import cutflow_histogram  # hist / boost-histogram load with the first histogram
+    cutflow_histogram = importlib.import_module("mcpgen.histograms").cutflow_histogram  # hist loads here
 
     d = summary.to_dict()
     rows = [{"cut": "generated", "events": d["expected_events"], "err": d["expected_events_err"]}]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from pathlib import Path
 
@@ -28,8 +29,8 @@ from .options import (
 )
 from .output import prepare_dir, run_directory
 
-# Each command imports what it needs when it runs (a run never loads the limits, plots or event-file
-# writers of the other commands): the start-up of 'mcpgen run' is the cost of the chain it runs.
+# Each command loads what it needs when it runs (importlib; a run never loads the limits, plots or
+# event-file writers of the other commands): the start-up of 'mcpgen run' is the cost of its chain.
 
 __all__ = ["run_command", "scan_command", "validate_command", "figure_command", "convert_command"]
 
@@ -39,9 +40,7 @@ def _card(card_path: str | None, overrides):
         raise UsageError(
             "no card given; run e.g. 'mcpgen --card sct_3gev -n 1e6' (a card file or a bundled card name)."
         )
-    from .build import load_card
-
-    return load_card(card_path, overrides)
+    return importlib.import_module("mcpgen.build").load_card(card_path, overrides)
 
 
 @click.command("run")
@@ -70,8 +69,7 @@ def run_command(
     seed = parse_seed(seed_text)
     workers = parse_count(workers_text, "--workers") if workers_text else card.run.workers
     chunk = parse_count(chunk_text, "--chunk-size") if chunk_text else None
-    from .pipeline import run
-
+    run = importlib.import_module("mcpgen.pipeline").run
     with run_directory(out_dir or card.output.dir, "run") as out:
         summary = run(card, n_events, out, seed=seed, workers=workers, chunk_size=chunk, progress=progress)
     click.echo(summary.format())
@@ -99,8 +97,7 @@ def scan_command(
     seed = parse_seed(seed_text)
     if card.scan is None:
         raise UsageError(f"card {card.source} has no 'scan' section (mass and epsilon grids)")
-    from .scan import run_scan
-
+    run_scan = importlib.import_module("mcpgen.scan").run_scan
     with run_directory(out_dir, "scan") as out:
         result = run_scan(card, out, n, seed)
     click.echo(result.format())
@@ -116,8 +113,7 @@ def validate_command(card_path, out_dir, n_text, seed_text, overrides):
     """MC vs every analytic approximation of the papers: table, JSON and plots."""
     card = _card(card_path, overrides)
     n = parse_count(n_text) if n_text else None
-    from .validate import run_validate
-
+    run_validate = importlib.import_module("mcpgen.validate").run_validate
     with run_directory(out_dir, "validate") as out:
         result = run_validate(card, out, n, parse_seed(seed_text))
     click.echo(result.format())
@@ -137,16 +133,17 @@ def validate_command(card_path, out_dir, n_text, seed_text, overrides):
 @scheduler_option
 def figure_command(name, out_dir, n_text, workers_text=None, executor=None, scheduler=None):
     """Regenerate a paper figure: g1 g2 g3 (Gorbunov et al.), l3 l5 l6 l8 (Liang et al.)."""
-    from .figures import FIGURES, make_figure
-
+    figures = importlib.import_module("mcpgen.figures")
     n = parse_count(n_text) if n_text else None
     workers = parse_count(workers_text, "--workers") if workers_text else 1
     executor = "dask" if scheduler is not None else (executor or "local")
-    if name not in FIGURES:
-        raise UsageError(f"unknown figure {name!r}; allowed: {', '.join(FIGURES)}")
+    if name not in figures.FIGURES:
+        raise UsageError(f"unknown figure {name!r}; allowed: {', '.join(figures.FIGURES)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # empty contours / all-nan masses
-        files = make_figure(name, prepare_dir(out_dir), n, executor=executor, scheduler=scheduler, workers=workers)
+        files = figures.make_figure(
+            name, prepare_dir(out_dir), n, executor=executor, scheduler=scheduler, workers=workers
+        )
     click.echo(f"figure {name}: {files}")
 
 
@@ -168,8 +165,7 @@ def convert_command(source, destination, tree, format_name, chi_pdg):
     """Convert a tree of an mcpgen events.root into LHE or HepMC (weights as in the tree)."""
     if not Path(source).is_file():
         raise UsageError(f"no such file {source!r}; give an events.root written by 'mcpgen run'.")
-    from .eventfiles import convert_root
-
+    convert_root = importlib.import_module("mcpgen.eventfiles").convert_root
     prepare_dir(Path(destination).parent)
     try:
         result = convert_root(source, destination, format=format_name, tree=tree, chi_pdg=chi_pdg)

@@ -13,6 +13,7 @@ steered by a :class:`BranchLayout` (which fields, under which names).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import math
 import os
@@ -227,7 +228,7 @@ def write_histograms(path: str | Path, hist2d: dict, hist1d: dict, metadata: dic
     """A ROOT file of TH2D ``(values, x_edges, y_edges)`` and TH1D ``(values, x_edges)``
     histograms (nan written as 0 in 1D) with titles and axis labels (:mod:`mcpgen.histograms`)
     and TObjString ``metadata``, atomically."""
-    from .histograms import scan_histogram  # hist / boost-histogram load with the first histogram
+    scan_histogram = importlib.import_module("mcpgen.histograms").scan_histogram  # hist loads here
 
     with atomic_path(path) as tmp:
         with uproot.recreate(tmp) as f:

@@ -9,6 +9,7 @@ card kind to the chi_pair chain (:mod:`mcpgen.chipair_run`) or the monophoton ch
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,7 +76,7 @@ def run(
     takes the card's ``run.seed``. The chunks run where the card's ``run.executor`` says (local
     processes, or a dask cluster: :func:`mcpgen.dask_executor.executor_scope`)."""
     if isinstance(card, MonophotonCard):
-        from .monophoton_run import run_monophoton as chain  # the calorimeter chain loads with its cards
+        chain = importlib.import_module("mcpgen.monophoton_run").run_monophoton  # loads with its cards
     else:
         chain = run_chi_pair
     with executor_scope(card.run.executor, card.run.scheduler, workers):
