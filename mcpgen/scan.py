@@ -373,9 +373,9 @@ def background_by_process(card: MonophotonCard, datasets, yields, uses) -> dict:
     with ``analysis.gbg_events`` (the Belle II physics-book numbers, L) is, with
     ``analysis.gbg: rescaled``, the book's number on the chain's first point in place of the
     generated ggg and eeg yields (the book's simulation counts the same reducible events: beam
-    escape and gaps); with ``computed`` the generated ggg and eeg yields stand (the generators'
-    escape region is outside the outer acceptance edges, so photons lost only in a gap are not
-    generated: docs/physics.md §8). Chains without a book number always use the generated yields.
+    escape and gaps); with ``computed`` the generated ggg and eeg yields stand (ggg then also has
+    its photons lost through the barrel-endcap gaps, gamma gamma included, behind a KLM veto:
+    docs/physics.md §8). Chains without a book number always use the generated yields.
     """
     out: dict = {}
     for ds, y in zip(datasets, yields, strict=True):
