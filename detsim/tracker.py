@@ -54,7 +54,7 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import poisson
 
-from . import _kernels, streams
+from . import _kernels, _pass_kernels, streams
 from .eloss import (
     K_GEV_CM2_PER_MOL,
     M_E_GEV,
@@ -706,6 +706,8 @@ def simulate_tracker(
         _advance_vacuum(m, tracker.inner_radius_cm, field_t)
 
     m.frozen = _frozen_mask(m, tracker, tables["gas_beta"])
+    if _use_pass(tracker):
+        return _compiled_pass(m, n, tracker, tables, source, acc, beta0)
     compiled = np.flatnonzero(_compiled_mask(m, tracker, tables)) if _use_kernel(tracker) else np.empty(0, int)
     mc = _subset(m, compiled)
     stepper = _CompiledStepper(mc, compiled, tracker, tables, acc) if compiled.size else None
@@ -734,6 +736,11 @@ def simulate_tracker(
     n_late = np.zeros(2 * n, dtype=np.int32)
     if tracker.time_window_ns is not None:
         hit, n_late = _apply_window(hit, tracker.time_window_ns, n)
+    return _result(hit, acc, status, r_end, t_end, n_late, beta0, _sagitta(acc.phi_at_layer, tracker.radii))
+
+
+def _result(hit, acc, status, r_end, t_end, n_late, beta0, sagitta) -> dict:
+    """The dict of :func:`simulate_tracker` (hits and per-MCP arrays)."""
     return {
         **hit,
         "status": status,
@@ -745,7 +752,7 @@ def simulate_tracker(
         "beta_min": acc.beta_min,
         "out_of_validity": acc.invalid,
         "path_gas": acc.path_gas,
-        "sagitta": _sagitta(acc.phi_at_layer, tracker.radii),
+        "sagitta": sagitta,
         "radius_of_curvature": acc.rad0,
         "t_end": t_end,
         "ms_omega": acc.ms_omega,
@@ -753,6 +760,101 @@ def simulate_tracker(
         "ms_kick_bend": acc.ms_kick_bend,
         "ms_kick_polar": acc.ms_kick_polar,
     }
+
+
+def _use_pass(tracker: Tracker) -> bool:
+    """The whole-chunk compiled pass (:mod:`detsim._pass_kernels`) replaces the shell-by-shell
+    driver when the compiled kernels are on and scipy's ndtri is reachable from compiled code."""
+    return _use_kernel(tracker) and _pass_kernels.ndtri_available
+
+
+def _compiled_pass(m: _Mcp, n: int, tracker: Tracker, tables: dict, source, acc: _Accumulators, beta0) -> dict:
+    """The gas part of :func:`simulate_tracker` as one compiled pass per chunk.
+
+    Every layer's uniforms are drawn first (the order of the source calls is that of the
+    shell-by-shell driver: per layer LAYER + (k,), then SCATTER_GAS + (k,), then NOISE). MCPs
+    that may lose much energy (not :func:`_compiled_mask`) are stepped by the numpy code with
+    the exact CSDA range tables, shell by shell on that small subset; then
+    :func:`detsim._pass_kernels.helix_pass` (``scatter_pass`` with multiple scattering) takes
+    every other MCP through all shells and writes all hits -- its own, the numpy subset's and
+    the noise -- in the output order, with the readout window applied."""
+    ms_on = tracker.multiple_scattering
+    n_l = tracker.n_layers
+    compiled = _compiled_mask(m, tracker, tables)
+    rest = np.flatnonzero(m.alive & ~compiled)
+    ms = _subset(m, rest)
+    acc.column = np.full(2 * n, -1, dtype=np.int64)
+    acc.column[rest] = np.arange(rest.size)
+    acc.phi_at_layer = np.full((n_l, rest.size), np.nan, dtype=np.float32)
+    u_layer = np.empty((n_l, 4, n))
+    u_scatter = np.empty((n_l, 4, n)) if ms_on else None
+    for k in range(n_l):
+        u_layer[k] = source((*streams.LAYER, k), 4, n)
+        if ms_on:
+            u_scatter[k] = source((*streams.SCATTER_GAS, k), 4, n)
+        if ms.alive.any():
+            u_ion, u_delta = u_layer[k, 0:2].reshape(2 * n), u_layer[k, 2:4].reshape(2 * n)
+            if ms_on:
+                u1, u2 = u_scatter[k, 0:2].reshape(2 * n), u_scatter[k, 2:4].reshape(2 * n)
+                _slow_layer_ms(ms, rest, k, tracker, tables, u_ion, u_delta, u1[rest], u2[rest], acc)
+            else:
+                _slow_layer(ms, rest, k, tracker, tables, u_ion, u_delta, acc)
+    _kill(ms, ms.alive, "escaped")
+    acc.hits.append(noise_hits(tracker, source, n))
+    other = _concat_hits(acc.hits, n)  # numpy-stepped MCP hits and noise, grouped by event
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(other["hit_event"], minlength=n), out=offsets[1:])
+    table = tables["gas_beta"]
+    v = table.values
+    mass, eps, field_t = m.mass, m.eps, tracker.field_t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_beta = _beta_of(m.kinetic, mass)
+        f_p = _momentum(m.kinetic, mass)
+        rad = curvature_radius_cm(f_p * m.sin_theta, eps, field_t)
+        f_rad = np.where(np.isfinite(rad), rad, 0.0)
+        f_rates = _rates(f_beta, tracker, table)
+    sag_mid = np.full(2 * n, -1, dtype=np.int64)
+    sag_a, sag_b = np.full(2 * n, np.nan), np.full(2 * n, np.nan)
+    n_late = np.zeros(2 * n, dtype=np.int32)
+    window = np.inf if tracker.time_window_ns is None else float(tracker.time_window_ns)
+    cap = len(other["hit_event"]) + 24 * int(np.count_nonzero(compiled)) + 1024
+    common = (n, compiled, tracker.radii, tracker.shell_edges_cm, float(tracker.half_length_cm), float(mass))
+    common += (abs(eps), abs(field_t), float(tracker.gas.w_value_gev))
+    common += (float(tracker.resolution_rphi_cm), float(tracker.resolution_z_cm))
+    tabs = (v["dedx"], v["dedx_ion"], v["delta_rate"], v["mean_e"], v["invalid"], table.lo, table.step, table.size)
+    merge = (sag_mid, sag_a, sag_b, offsets)
+    merge += tuple(other[k] for k in ("hit_layer", "hit_r", "hit_phi", "hit_z", "hit_source", "hit_mech", "hit_t"))
+    merge += (window, n_late, cap)
+    sign = m.sign.astype(float)
+    if ms_on:
+        x0_cm, omega_c, z_eff = tables["gas_ms"]
+        cols = _pass_kernels.scatter_pass(
+            *common,
+            m.kinetic, m.x, m.y, m.z, m.radius, m.cpsi, m.spsi, m.sin_theta, m.cot_theta, sign, m.t,
+            m.frozen, m.status, f_beta, f_p, f_rates[0], f_rates[1], f_rates[3],
+            float(x0_cm), float(omega_c), float(z_eff), *tabs, u_layer, u_scatter,
+            acc.path_gas, acc.n_delta, acc.n_hits, acc.invalid, acc.beta_min,
+            acc.ms_x0, acc.ms_var, acc.ms_omega, acc.ms_kick_bend, acc.ms_kick_polar, *merge,
+        )  # fmt: skip
+    else:
+        cols = _pass_kernels.helix_pass(
+            *common,
+            m.kinetic, m.phi, m.z, m.radius, m.sin_theta, m.cot_theta, sign, m.t, m.frozen, m.status,
+            f_rad, f_beta, f_rates[0], f_rates[1], f_rates[3], *tabs, u_layer,
+            acc.path_gas, acc.n_delta, acc.n_hits, acc.invalid, acc.beta_min, *merge,
+        )  # fmt: skip
+    del u_layer, u_scatter
+    hit = dict(zip(_HIT_NAMES, cols, strict=True))
+    hit["hit_x"] = hit["hit_r"] * np.cos(hit["hit_phi"])
+    hit["hit_y"] = hit["hit_r"] * np.sin(hit["hit_phi"])
+    status, r_end, t_end = m.status.copy(), m.radius.copy(), m.t.copy()
+    status[rest], r_end[rest], t_end[rest] = ms.status, ms.radius, ms.t
+    radii = tracker.radii
+    with np.errstate(invalid="ignore"):
+        dist = np.abs(radii[np.maximum(sag_mid, 0)] * np.sin(sag_a - sag_b))
+    sagitta = np.where((sag_mid >= 0) & np.isfinite(dist), dist, 0.0)
+    sagitta[rest] = _sagitta(acc.phi_at_layer, radii)
+    return _result(hit, acc, status, r_end, t_end, n_late, beta0, sagitta)
 
 
 def _apply_window(hit: dict, window_ns: float, n: int):
@@ -778,6 +880,7 @@ class _Accumulators:
         self.phi_at_layer = np.full((n_layers, 2 * n), np.nan, dtype=np.float32)
         self.hits: list[dict] = []
         self.rad0 = None
+        self.column = None  # MCP -> column of phi_at_layer (None: the MCP index)
         # multiple scattering: thickness crossed [X0], variance [rad^2], Omega, sums of the
         # projected kicks in the bending plane and towards the polar direction [rad]
         self.ms_x0 = np.zeros(2 * n)
@@ -1013,7 +1116,7 @@ def _layer_hits(k, gidx, which, event, rates, trav, r_hit, phi_true, z_true, t_h
     ``rates`` = :func:`_rates` at their velocity in the shell."""
     clusters, delta_rate, mean_e, _ = rates
     acc.path_gas[gidx] += trav
-    acc.phi_at_layer[k, gidx] = phi_true
+    acc.phi_at_layer[k, gidx if acc.column is None else acc.column[gidx]] = phi_true
     p_ion = prob_at_least(tracker.threshold_electrons, clusters * trav, mean_e)
     ion = ui < p_ion
     # the conditional uniform of the ionization draw is a fresh uniform (r-phi smear)

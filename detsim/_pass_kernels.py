@@ -1,0 +1,961 @@
+"""Compiled (numba) pass over a whole chunk: every MCP through all gas shells, hits emitted in
+the output order, then every finder hypothesis per event.
+
+:func:`helix_pass` (helix through the IP) and :func:`scatter_pass` (general helix with a
+multiple-scattering kick at every sense wire, ``docs/physics.md`` §12) take each MCP of the
+compiled class (energy loss small everywhere in the gas, :func:`detsim.tracker._compiled_mask`)
+through all shells in one loop -- the stepping, energy loss, hit times (``docs/physics.md``
+§13) and hit draws of :func:`detsim._kernels.stepped_layer` / ``stepped_layer_ms``, same
+formulas in the same order -- and write the chunk's hits straight into flat arrays grouped by
+event: per event, layer by layer, the chi hit then the chibar hit of compiled MCPs, then those of
+MCPs stepped by the numpy range-table path, then the noise hits (the order of
+:func:`detsim.tracker._concat_hits`), later hits than the readout window dropped and counted per
+MCP. The Gaussian smearing uses scipy's own ``ndtri`` (called through its C entry point), so
+the hits are those of the numpy reference bit for bit.
+
+:func:`pairs_pass` runs the line roads, the circle scan and the boosted two-ray hypothesis of
+:mod:`detsim.finder` on every event of the flat, event-grouped hits (``docs/physics.md`` §14).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._finder_kernels import _ray, _ring_distance
+from ._kernels import (
+    C_CM_PER_NS,
+    HAVE_NUMBA,
+    _beta,
+    _bins,
+    _event_top,
+    _helix,
+    _highland,
+    _hit_time,
+    _kappa,
+    _locate,
+    _read,
+    njit,
+)
+
+__all__ = ["HAVE_NUMBA", "helix_pass", "scatter_pass", "pairs_pass", "ndtri_available"]
+
+_ALPHA_EM = 1.0 / 137.035999084
+_U_EDGE = 2.0**-54
+_TWO_PI = 2.0 * math.pi
+
+ndtri_available = False
+if HAVE_NUMBA:  # scipy's ndtri (the numpy reference's smearing) from compiled code
+    try:
+        import llvmlite.binding as _llvm
+        from numba import types as _types
+        from numba.extending import get_cython_function_address
+
+        _llvm.add_symbol("mcpgen_detsim_ndtri", get_cython_function_address("scipy.special.cython_special", "ndtri"))
+        _ndtri_c = _types.ExternalFunction("mcpgen_detsim_ndtri", _types.float64(_types.float64, _types.intc))
+        ndtri_available = True
+    except Exception:  # pragma: no cover - scipy without its C entry point: the numpy path is used
+        ndtri_available = False
+if not ndtri_available:  # pragma: no cover
+
+    def _ndtri_c(u, flag):
+        raise RuntimeError("scipy ndtri entry point unavailable")
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gauss(u):  # pragma: no cover - compiled
+    """scipy.special.ndtri(clip(u, 2^-54, 1 - 2^-54)) (:func:`detsim.tracker._layer_hits`)."""
+    return _ndtri_c(min(max(u, _U_EDGE), 1.0 - _U_EDGE), 0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _poisson_delta(ud, mu):  # pragma: no cover - compiled
+    """Inverse-CDF Poisson count and its conditional uniform (:func:`detsim.tracker.poisson_from_uniform`)."""
+    term = math.exp(-mu)
+    cdf = term
+    lower = 0.0
+    width = term
+    nd = 0
+    while ud >= cdf and nd < 10_000:
+        nd += 1
+        term = term * mu / nd
+        lower = cdf
+        width = term
+        cdf += term
+    return nd, min(max((ud - lower) / max(width, 1e-300), 0.0), 1.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sagitta_inputs(phi_layer, radii, g, sag_mid, sag_a, sag_b):  # pragma: no cover - compiled
+    """Layer index and float32 azimuths of :func:`detsim.tracker._sagitta` for MCP g: the last
+    layer reached, the one at half its radius (``sag_mid`` stays -1 when there is no sagitta)."""
+    n_l = radii.shape[0]
+    last = -1
+    for k in range(n_l - 1, -1, -1):
+        if phi_layer[k] == phi_layer[k]:
+            last = k
+            break
+    if last < 0:
+        return
+    mid = np.searchsorted(radii, 0.5 * radii[last])
+    mid = min(max(mid, 0), n_l - 1)
+    if mid < last:
+        sag_mid[g] = mid
+        sag_a[g] = np.float64(phi_layer[mid])
+        sag_b[g] = np.float64(phi_layer[last])
+
+
+@njit(cache=True, nogil=True)
+def _walk_helix(
+    g,
+    e,
+    w,
+    radii,
+    edges,
+    half_length,
+    mass,
+    abs_eps,
+    abs_field,
+    w_value,
+    res_rphi,
+    res_z,
+    kinetic,
+    phi,
+    z,
+    radius,
+    sin_t,
+    cot_t,
+    sign,
+    t_now,
+    frozen,
+    status,
+    f_rad,
+    f_beta,
+    f_clusters,
+    f_delta,
+    f_invalid,
+    t_dedx,
+    t_dedx_ion,
+    t_delta,
+    t_mean_e,
+    t_invalid,
+    lo,
+    step,
+    size,
+    u_layer,
+    path_gas,
+    n_delta,
+    n_hits,
+    invalid,
+    beta_min,
+    phi_layer,
+    h_layer,
+    h_phi,
+    h_z,
+    h_mech,
+    h_t,
+):  # pragma: no cover - compiled; checked against the numpy path in the tests
+    """MCP g (event e, w = 0 chi / 1 chibar) through every gas shell along the helix through the
+    IP: :func:`detsim._kernels.stepped_layer` shell after shell with the state in registers.
+    Writes its hits (layer order) to the h_* buffers and returns their number."""
+    kin = kinetic[g]
+    r_a = radius[g]
+    phi_c = phi[g]
+    z_c = z[g]
+    t_c = t_now[g]
+    st = sin_t[g]
+    ct = cot_t[g]
+    sgn = sign[g]
+    fz = frozen[g]
+    a_prev = np.nan
+    n_out = 0
+    alive = True
+    stat = status[g]
+    p = 0.0
+    for k in range(radii.shape[0]):
+        phi_layer[k] = np.nan
+    for k in range(radii.shape[0]):
+        r_b = edges[k + 1]
+        r_k = radii[k]
+        if fz:
+            rad = f_rad[g]
+            straight = not rad > 0.0
+        else:
+            p = math.sqrt(max(kin * (kin + 2.0 * mass), 0.0))
+            straight = abs_eps == 0.0 or abs_field == 0.0 or p * st == 0.0
+            rad = 0.0 if straight else 100.0 * p * st / (0.299792458 * abs_eps * abs_field)
+        if straight:
+            a_a = 0.0
+            path_xy = r_b - r_a
+            dphi = 0.0
+        else:
+            xb = r_b / (2.0 * rad)
+            if xb > 1.0:
+                stat = 4  # curled
+                alive = False
+                break
+            if fz and a_prev == a_prev:
+                a_a = a_prev
+            else:
+                a_a = math.asin(min(r_a / (2.0 * rad), 1.0))
+            a_b = math.asin(xb)
+            a_prev = a_b
+            path_xy = 2.0 * rad * (a_b - a_a)
+            dphi = sgn * (a_b - a_a)
+        path = path_xy / st
+        im = 0
+        fm = 0.0
+        if fz:
+            b_mid = f_beta[g]
+            k_end = kin
+        else:
+            i0, f0 = _locate(lo, step, size, p / (kin + mass))
+            k_half = max(kin - 0.5 * _read(t_dedx, i0, f0) * path, 0.0)
+            b_mid = _beta(k_half, mass)
+            im, fm = _locate(lo, step, size, b_mid)
+            k_end = kin - _read(t_dedx, im, fm) * path
+        phi_a, z_a, r_s = phi_c, z_c, r_a
+        t_a = t_c
+        t_c = t_a + path / (C_CM_PER_NS * b_mid)
+        kin_a = kin
+        kin = max(k_end, 0.0)
+        phi_c = phi_a - dphi
+        z_c = z_a + path_xy * ct
+        r_a = r_b
+        if not k_end > 0.0:
+            stat = 2  # stopped in the gas (not expected for this class)
+            alive = False
+            break
+        if abs(z_c) > half_length:
+            stat = 3  # endcap
+            alive = False
+            break
+        if path <= 0.0:
+            continue
+        if straight:
+            phi_t = phi_a
+            arc = r_k - r_s
+        else:
+            a_k = math.asin(min(r_k / (2.0 * rad), 1.0))
+            phi_t = phi_a - sgn * (a_k - a_a)
+            arc = 2.0 * rad * (a_k - a_a)
+        z_t = z_a + arc * ct
+        t_hit = _hit_time(t_a, kin_a, k_end, path, arc / st, mass)
+        if fz:
+            clusters, delta_rate, bad = f_clusters[g], f_delta[g], f_invalid[g]
+        else:
+            clusters = _read(t_dedx_ion, im, fm) / w_value / _read(t_mean_e, im, fm)
+            delta_rate = _read(t_delta, im, fm)
+            bad = _read(t_invalid, im, fm) > 0.5
+        if bad:
+            invalid[g] = True
+        if b_mid < beta_min[g]:
+            beta_min[g] = b_mid
+        path_gas[g] += path
+        phi_layer[k] = np.float32(phi_t)
+        pr = -math.expm1(-clusters * path)
+        ui = u_layer[k, w, e]
+        ion = ui < pr
+        if ion:
+            u_rphi = ui / max(pr, 1e-300)
+        else:
+            u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
+        nd, u_z = _poisson_delta(u_layer[k, 2 + w, e], delta_rate * path)
+        n_delta[g] += nd
+        if ion or nd > 0:
+            n_hits[g] += 1
+            h_layer[n_out] = k
+            h_phi[n_out] = np.float32((phi_t + res_rphi / r_k * _gauss(u_rphi)) % _TWO_PI)
+            h_z[n_out] = np.float32(z_t + res_z * _gauss(u_z))
+            h_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
+            h_t[n_out] = t_hit
+            n_out += 1
+    if alive:
+        stat = 0  # escaped
+    status[g] = stat
+    kinetic[g] = kin
+    phi[g] = phi_c
+    z[g] = z_c
+    radius[g] = r_a
+    t_now[g] = t_c
+    return n_out
+
+
+@njit(cache=True, nogil=True)
+def _walk_scatter(
+    g,
+    e,
+    w,
+    radii,
+    edges,
+    half_length,
+    mass,
+    abs_eps,
+    abs_field,
+    w_value,
+    res_rphi,
+    res_z,
+    kinetic,
+    x,
+    y,
+    z,
+    radius,
+    cpsi,
+    spsi,
+    sin_t,
+    cot_t,
+    sign,
+    t_now,
+    frozen,
+    status,
+    f_beta,
+    f_p,
+    f_clusters,
+    f_delta,
+    f_invalid,
+    x0_cm,
+    omega_c,
+    z_eff,
+    t_dedx,
+    t_dedx_ion,
+    t_delta,
+    t_mean_e,
+    t_invalid,
+    lo,
+    step,
+    size,
+    u_layer,
+    u_scatter,
+    path_gas,
+    n_delta,
+    n_hits,
+    invalid,
+    beta_min,
+    ms_x0,
+    ms_var,
+    ms_omega,
+    ms_kick_bend,
+    ms_kick_polar,
+    phi_layer,
+    h_layer,
+    h_phi,
+    h_z,
+    h_mech,
+    h_t,
+):  # pragma: no cover - compiled; checked against the numpy path in the tests
+    """MCP g (event e, w = 0 chi / 1 chibar) through every gas shell with multiple scattering:
+    :func:`detsim._kernels.stepped_layer_ms` shell after shell with the state in registers.
+    Writes its hits (layer order) to the h_* buffers and returns their number."""
+    e2 = abs_eps * abs_eps
+    kin = kinetic[g]
+    xc, yc, zc = x[g], y[g], z[g]
+    rc = radius[g]
+    cc, sc = cpsi[g], spsi[g]
+    st, ct = sin_t[g], cot_t[g]
+    tc = t_now[g]
+    sgn = sign[g]
+    fz = frozen[g]
+    acc_x0, acc_var, acc_om = ms_x0[g], ms_var[g], ms_omega[g]
+    acc_kb, acc_kp = ms_kick_bend[g], ms_kick_polar[g]
+    stat = status[g]
+    alive = True
+    n_out = 0
+    d_start = 0.0
+    for k in range(radii.shape[0]):
+        phi_layer[k] = np.nan
+    for k in range(radii.shape[0]):
+        r_b = edges[k + 1]
+        r_k = radii[k]
+        if fz:
+            p = f_p[g]
+        else:
+            p = math.sqrt(max(kin * (kin + 2.0 * mass), 0.0))
+        kappa = _kappa(p, st, abs_eps, abs_field)
+        ok_b, sig_b, _, _, _, _ = _helix(xc, yc, cc, sc, kappa, sgn, r_b)
+        if not ok_b:
+            stat = 4  # curled (turns back before r_b)
+            alive = False
+            break
+        _, sig_k, x_k, y_k, c_k, s_k = _helix(xc, yc, cc, sc, kappa, sgn, r_k)
+        path_k = sig_k / st
+        path_est = sig_b / st
+        if fz:
+            b_k = f_beta[g]
+            p_k = p
+        else:
+            i0, f0 = _locate(lo, step, size, p / (kin + mass))
+            d_start = _read(t_dedx, i0, f0)
+            k_half = max(kin - 0.5 * d_start * path_est, 0.0)
+            b_k = _beta(k_half, mass)
+            p_k = math.sqrt(max(k_half * (k_half + 2.0 * mass), 0.0))
+        dx0 = path_est / x0_cm
+        var = _highland(acc_x0 + dx0, b_k, p_k, abs_eps) - _highland(acc_x0, b_k, p_k, abs_eps)
+        big = math.sqrt(max(var, 0.0)) * math.sqrt(-2.0 * math.log1p(-u_scatter[k, w, e]))
+        ang = 2.0 * math.pi * u_scatter[k, 2 + w, e]
+        ca, sa = math.cos(ang), math.sin(ang)
+        cb, sb = math.cos(big), math.sin(big)
+        cz = ct * st
+        dxv = cb * st * c_k + sb * (-ca * s_k + sa * cz * c_k)
+        dyv = cb * st * s_k + sb * (ca * c_k + sa * cz * s_k)
+        dzv = cb * cz - sb * sa * st
+        st2 = max(math.sqrt(dxv * dxv + dyv * dyv), 1e-12)
+        c2, s2, ct2 = dxv / st2, dyv / st2, dzv / st2
+        kappa2 = _kappa(p, st2, abs_eps, abs_field)
+        ok_2, sig_2, x_b, y_b, c_b, s_b = _helix(x_k, y_k, c2, s2, kappa2, sgn, r_b)
+        if ok_2:
+            path_2 = sig_2 / st2
+        else:
+            path_2 = (sig_b - sig_k) / st
+        path = path_k + path_2
+        im = 0
+        fm = 0.0
+        if fz:
+            b_mid = f_beta[g]
+            k_end = kin
+        else:
+            k_half = max(kin - 0.5 * d_start * path, 0.0)
+            b_mid = _beta(k_half, mass)
+            im, fm = _locate(lo, step, size, b_mid)
+            k_end = kin - _read(t_dedx, im, fm) * path
+        t_a = tc
+        tc = t_a + path / (C_CM_PER_NS * b_mid)
+        kin_a = kin
+        kin = max(k_end, 0.0)
+        acc_x0 += dx0
+        acc_var += var
+        acc_om += omega_c * e2 * path_est / (b_k * b_k) / (1.0 + 3.34 * (z_eff * abs_eps * _ALPHA_EM / b_k) ** 2)
+        acc_kb += big * ca
+        acc_kp += big * sa
+        z_k = zc + sig_k * ct
+        st = st2
+        ct = ct2
+        if ok_2:
+            xc, yc, cc, sc = x_b, y_b, c_b, s_b
+            zc = z_k + sig_2 * ct2
+            rc = r_b
+        else:
+            xc, yc, cc, sc = x_k, y_k, c2, s2
+            zc = z_k
+            rc = r_k
+        if not k_end > 0.0:
+            stat = 2  # stopped in the gas (not expected for this class)
+            alive = False
+            break
+        if not ok_2:
+            stat = 4  # curled: turns back after the kick (the layer's hit is kept)
+            alive = False
+        if abs(zc) > half_length:
+            if alive:
+                stat = 3  # endcap
+                alive = False
+            break
+        if path > 0.0:
+            t_hit = _hit_time(t_a, kin_a, k_end, path, path_k, mass)
+            if fz:
+                clusters, delta_rate, bad = f_clusters[g], f_delta[g], f_invalid[g]
+            else:
+                clusters = _read(t_dedx_ion, im, fm) / w_value / _read(t_mean_e, im, fm)
+                delta_rate = _read(t_delta, im, fm)
+                bad = _read(t_invalid, im, fm) > 0.5
+            if bad:
+                invalid[g] = True
+            if b_mid < beta_min[g]:
+                beta_min[g] = b_mid
+            path_gas[g] += path
+            phi_t = math.atan2(y_k, x_k)
+            phi_layer[k] = np.float32(phi_t)
+            pr = -math.expm1(-clusters * path)
+            ui = u_layer[k, w, e]
+            ion = ui < pr
+            if ion:
+                u_rphi = ui / max(pr, 1e-300)
+            else:
+                u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
+            nd, u_z = _poisson_delta(u_layer[k, 2 + w, e], delta_rate * path)
+            n_delta[g] += nd
+            if ion or nd > 0:
+                n_hits[g] += 1
+                h_layer[n_out] = k
+                h_phi[n_out] = np.float32((phi_t + res_rphi / r_k * _gauss(u_rphi)) % _TWO_PI)
+                h_z[n_out] = np.float32(z_k + res_z * _gauss(u_z))
+                h_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
+                h_t[n_out] = t_hit
+                n_out += 1
+        if not alive:
+            break
+    if alive:
+        stat = 0  # escaped
+    status[g] = stat
+    kinetic[g] = kin
+    x[g], y[g], z[g] = xc, yc, zc
+    radius[g] = rc
+    cpsi[g], spsi[g] = cc, sc
+    sin_t[g], cot_t[g] = st, ct
+    t_now[g] = tc
+    ms_x0[g], ms_var[g], ms_omega[g] = acc_x0, acc_var, acc_om
+    ms_kick_bend[g], ms_kick_polar[g] = acc_kb, acc_kp
+    return n_out
+
+
+@njit(cache=True, nogil=True)
+def _resized(a, cap, used):  # pragma: no cover - compiled
+    out = np.empty(cap, dtype=a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _emit(
+    e,
+    n,
+    n_layers,
+    na,
+    nb,
+    h_layer,
+    h_phi,
+    h_z,
+    h_mech,
+    h_t,
+    radii32,
+    a0,
+    a1,
+    s_layer,
+    s_r,
+    s_phi,
+    s_z,
+    s_source,
+    s_mech,
+    s_t,
+    window,
+    n_late,
+    o_ev,
+    o_layer,
+    o_r,
+    o_phi,
+    o_z,
+    o_source,
+    o_mech,
+    o_t,
+    pos,
+):  # pragma: no cover - compiled
+    """Write event e's hits in the output order: layer by layer the compiled chi (buffer row 0)
+    and chibar (row 1) hits, then the other MCP hits (``s_*[a0:a1]``, already in layer order),
+    then the noise hits (source 0, last in ``s_*``); hits later than ``window`` [ns] are
+    dropped and counted per MCP in ``n_late`` (:func:`detsim.tracker._apply_window`). Returns
+    the new fill position."""
+    big = 4 * n_layers + 8
+    ia = 0
+    ib = 0
+    j = a0
+    while True:
+        ka = 4 * np.int64(h_layer[0, ia]) if ia < na else big
+        kb = 4 * np.int64(h_layer[1, ib]) + 1 if ib < nb else big
+        if j < a1:
+            src = s_source[j]
+            kj = 4 * np.int64(s_layer[j]) + 1 + src if src > 0 else 4 * n_layers
+        else:
+            kj = big
+        if ka == big and kb == big and kj == big:
+            return pos
+        if ka < kb and ka < kj:
+            row, idx = 0, ia
+            ia += 1
+        elif kb < kj:
+            row, idx = 1, ib
+            ib += 1
+        else:
+            t = s_t[j]
+            src = s_source[j]
+            if t > window:
+                if src > 0:
+                    n_late[e + n * (src - 1)] += 1
+            else:
+                o_ev[pos] = e
+                o_layer[pos] = s_layer[j]
+                o_r[pos] = s_r[j]
+                o_phi[pos] = s_phi[j]
+                o_z[pos] = s_z[j]
+                o_source[pos] = src
+                o_mech[pos] = s_mech[j]
+                o_t[pos] = t
+                pos += 1
+            j += 1
+            continue
+        t = h_t[row, idx]
+        if t > window:
+            n_late[e + n * row] += 1
+            continue
+        layer = h_layer[row, idx]
+        o_ev[pos] = e
+        o_layer[pos] = layer
+        o_r[pos] = radii32[layer]
+        o_phi[pos] = h_phi[row, idx]
+        o_z[pos] = h_z[row, idx]
+        o_source[pos] = row + 1
+        o_mech[pos] = h_mech[row, idx]
+        o_t[pos] = t
+        pos += 1
+
+
+@njit(cache=True, nogil=True)
+def helix_pass(
+    n,
+    compiled,
+    radii,
+    edges,
+    half_length,
+    mass,
+    abs_eps,
+    abs_field,
+    w_value,
+    res_rphi,
+    res_z,
+    kinetic,
+    phi,
+    z,
+    radius,
+    sin_t,
+    cot_t,
+    sign,
+    t_now,
+    frozen,
+    status,
+    f_rad,
+    f_beta,
+    f_clusters,
+    f_delta,
+    f_invalid,
+    t_dedx,
+    t_dedx_ion,
+    t_delta,
+    t_mean_e,
+    t_invalid,
+    lo,
+    step,
+    size,
+    u_layer,
+    path_gas,
+    n_delta,
+    n_hits,
+    invalid,
+    beta_min,
+    sag_mid,
+    sag_a,
+    sag_b,
+    s_off,
+    s_layer,
+    s_r,
+    s_phi,
+    s_z,
+    s_source,
+    s_mech,
+    s_t,
+    window,
+    n_late,
+    cap,
+):  # pragma: no cover - compiled; checked against the numpy path in the tests
+    """The chunk's gas tracker along helices through the IP (module docstring): MCPs
+    ``compiled`` (global index, chi 0..n-1 then chibar) walked through every shell with the
+    uniforms ``u_layer[k, row, event]`` of stream LAYER + (k,); the other hits (``s_*``,
+    grouped by event with offsets ``s_off``) merged in. Returns the hit columns (event, layer,
+    r, phi, z, source, mech, t) in output order."""
+    n_l = radii.shape[0]
+    radii32 = radii.astype(np.float32)
+    h_layer = np.empty((2, n_l), dtype=np.int16)
+    h_phi = np.empty((2, n_l), dtype=np.float32)
+    h_z = np.empty((2, n_l), dtype=np.float32)
+    h_mech = np.empty((2, n_l), dtype=np.int8)
+    h_t = np.empty((2, n_l))
+    phi_layer = np.empty(n_l, dtype=np.float32)
+    cap = max(cap, 16)
+    o_ev = np.empty(cap, dtype=np.int64)
+    o_layer = np.empty(cap, dtype=np.int16)
+    o_r = np.empty(cap, dtype=np.float32)
+    o_phi = np.empty(cap, dtype=np.float32)
+    o_z = np.empty(cap, dtype=np.float32)
+    o_source = np.empty(cap, dtype=np.int8)
+    o_mech = np.empty(cap, dtype=np.int8)
+    o_t = np.empty(cap)
+    pos = 0
+    for e in range(n):
+        na = 0
+        nb = 0
+        for w in range(2):
+            g = e + w * n
+            if not compiled[g]:
+                continue
+            count = _walk_helix(
+                g, e, w, radii, edges, half_length, mass, abs_eps, abs_field, w_value, res_rphi, res_z,
+                kinetic, phi, z, radius, sin_t, cot_t, sign, t_now, frozen, status,
+                f_rad, f_beta, f_clusters, f_delta, f_invalid,
+                t_dedx, t_dedx_ion, t_delta, t_mean_e, t_invalid, lo, step, size,
+                u_layer, path_gas, n_delta, n_hits, invalid, beta_min, phi_layer,
+                h_layer[w], h_phi[w], h_z[w], h_mech[w], h_t[w],
+            )  # fmt: skip
+            _sagitta_inputs(phi_layer, radii, g, sag_mid, sag_a, sag_b)
+            if w == 0:
+                na = count
+            else:
+                nb = count
+        need = pos + na + nb + s_off[e + 1] - s_off[e]
+        if need > cap:
+            cap = max(2 * cap, need)
+            o_ev = _resized(o_ev, cap, pos)
+            o_layer = _resized(o_layer, cap, pos)
+            o_r = _resized(o_r, cap, pos)
+            o_phi = _resized(o_phi, cap, pos)
+            o_z = _resized(o_z, cap, pos)
+            o_source = _resized(o_source, cap, pos)
+            o_mech = _resized(o_mech, cap, pos)
+            o_t = _resized(o_t, cap, pos)
+        pos = _emit(
+            e, n, n_l, na, nb, h_layer, h_phi, h_z, h_mech, h_t, radii32,
+            s_off[e], s_off[e + 1], s_layer, s_r, s_phi, s_z, s_source, s_mech, s_t, window, n_late,
+            o_ev, o_layer, o_r, o_phi, o_z, o_source, o_mech, o_t, pos,
+        )  # fmt: skip
+    return o_ev[:pos], o_layer[:pos], o_r[:pos], o_phi[:pos], o_z[:pos], o_source[:pos], o_mech[:pos], o_t[:pos]
+
+
+@njit(cache=True, nogil=True)
+def scatter_pass(
+    n,
+    compiled,
+    radii,
+    edges,
+    half_length,
+    mass,
+    abs_eps,
+    abs_field,
+    w_value,
+    res_rphi,
+    res_z,
+    kinetic,
+    x,
+    y,
+    z,
+    radius,
+    cpsi,
+    spsi,
+    sin_t,
+    cot_t,
+    sign,
+    t_now,
+    frozen,
+    status,
+    f_beta,
+    f_p,
+    f_clusters,
+    f_delta,
+    f_invalid,
+    x0_cm,
+    omega_c,
+    z_eff,
+    t_dedx,
+    t_dedx_ion,
+    t_delta,
+    t_mean_e,
+    t_invalid,
+    lo,
+    step,
+    size,
+    u_layer,
+    u_scatter,
+    path_gas,
+    n_delta,
+    n_hits,
+    invalid,
+    beta_min,
+    ms_x0,
+    ms_var,
+    ms_omega,
+    ms_kick_bend,
+    ms_kick_polar,
+    sag_mid,
+    sag_a,
+    sag_b,
+    s_off,
+    s_layer,
+    s_r,
+    s_phi,
+    s_z,
+    s_source,
+    s_mech,
+    s_t,
+    window,
+    n_late,
+    cap,
+):  # pragma: no cover - compiled; checked against the numpy path in the tests
+    """:func:`helix_pass` with multiple scattering (general helix, kick at every sense wire,
+    uniforms ``u_scatter[k, row, event]`` of stream SCATTER_GAS + (k,))."""
+    n_l = radii.shape[0]
+    radii32 = radii.astype(np.float32)
+    h_layer = np.empty((2, n_l), dtype=np.int16)
+    h_phi = np.empty((2, n_l), dtype=np.float32)
+    h_z = np.empty((2, n_l), dtype=np.float32)
+    h_mech = np.empty((2, n_l), dtype=np.int8)
+    h_t = np.empty((2, n_l))
+    phi_layer = np.empty(n_l, dtype=np.float32)
+    cap = max(cap, 16)
+    o_ev = np.empty(cap, dtype=np.int64)
+    o_layer = np.empty(cap, dtype=np.int16)
+    o_r = np.empty(cap, dtype=np.float32)
+    o_phi = np.empty(cap, dtype=np.float32)
+    o_z = np.empty(cap, dtype=np.float32)
+    o_source = np.empty(cap, dtype=np.int8)
+    o_mech = np.empty(cap, dtype=np.int8)
+    o_t = np.empty(cap)
+    pos = 0
+    for e in range(n):
+        na = 0
+        nb = 0
+        for w in range(2):
+            g = e + w * n
+            if not compiled[g]:
+                continue
+            count = _walk_scatter(
+                g, e, w, radii, edges, half_length, mass, abs_eps, abs_field, w_value, res_rphi, res_z,
+                kinetic, x, y, z, radius, cpsi, spsi, sin_t, cot_t, sign, t_now, frozen, status,
+                f_beta, f_p, f_clusters, f_delta, f_invalid, x0_cm, omega_c, z_eff,
+                t_dedx, t_dedx_ion, t_delta, t_mean_e, t_invalid, lo, step, size,
+                u_layer, u_scatter, path_gas, n_delta, n_hits, invalid, beta_min,
+                ms_x0, ms_var, ms_omega, ms_kick_bend, ms_kick_polar, phi_layer,
+                h_layer[w], h_phi[w], h_z[w], h_mech[w], h_t[w],
+            )  # fmt: skip
+            _sagitta_inputs(phi_layer, radii, g, sag_mid, sag_a, sag_b)
+            if w == 0:
+                na = count
+            else:
+                nb = count
+        need = pos + na + nb + s_off[e + 1] - s_off[e]
+        if need > cap:
+            cap = max(2 * cap, need)
+            o_ev = _resized(o_ev, cap, pos)
+            o_layer = _resized(o_layer, cap, pos)
+            o_r = _resized(o_r, cap, pos)
+            o_phi = _resized(o_phi, cap, pos)
+            o_z = _resized(o_z, cap, pos)
+            o_source = _resized(o_source, cap, pos)
+            o_mech = _resized(o_mech, cap, pos)
+            o_t = _resized(o_t, cap, pos)
+        pos = _emit(
+            e, n, n_l, na, nb, h_layer, h_phi, h_z, h_mech, h_t, radii32,
+            s_off[e], s_off[e + 1], s_layer, s_r, s_phi, s_z, s_source, s_mech, s_t, window, n_late,
+            o_ev, o_layer, o_r, o_phi, o_z, o_source, o_mech, o_t, pos,
+        )  # fmt: skip
+    return o_ev[:pos], o_layer[:pos], o_r[:pos], o_phi[:pos], o_z[:pos], o_source[:pos], o_mech[:pos], o_t[:pos]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _two_rays(hbin, inner, m, c, ci, n_h, min_per_ray, separation):  # pragma: no cover - compiled
+    """Best two-ray total of one event's hits (half-bins ``hbin[:m]``, inner flags): the body
+    of :func:`detsim._finder_kernels.two_rays_per_event`; the counters are left at zero."""
+    for j in range(m):
+        c[hbin[j]] += 1
+        if inner[j]:
+            ci[hbin[j]] += 1
+    top, star = 0, -1
+    for j in range(m):
+        h = hbin[j]
+        for road in (h - 1 if h > 0 else n_h - 1, h):
+            nr = _ray(c, ci, road, n_h, min_per_ray)
+            if nr > top or (nr == top and nr > 0 and road < star):
+                top, star = nr, road
+    total = 0
+    if star >= 0:
+        partner = 0
+        for j in range(m):
+            h = hbin[j]
+            for road in (h - 1 if h > 0 else n_h - 1, h):
+                if _ring_distance(road, star, n_h) >= separation:
+                    nr = _ray(c, ci, road, n_h, min_per_ray)
+                    if nr > partner:
+                        partner = nr
+        if partner > 0:
+            total = top + partner
+        for s in range(1 - separation, separation):
+            for t in range(s + separation, separation):
+                if s == 0 or t == 0:
+                    continue
+                ra = _ray(c, ci, (star + s) % n_h, n_h, min_per_ray)
+                rb = _ray(c, ci, (star + t) % n_h, n_h, min_per_ray)
+                if ra > 0 and rb > 0 and ra + rb > total:
+                    total = ra + rb
+    for j in range(m):
+        c[hbin[j]] = 0
+        ci[hbin[j]] = 0
+    return total
+
+
+@njit(cache=True, nogil=True)
+def pairs_pass(
+    offsets,
+    hit_r,
+    hit_phi,
+    n_h,
+    min_hits,
+    kappas,
+    min_per_ray,
+    separation,
+    inner_radius,
+    use_inner,
+    found_line,
+    found_circle,
+    hits_line,
+    hits_circle,
+    found_boosted,
+    hits_boosted,
+):  # pragma: no cover - compiled; checked against the numpy path in the tests
+    """Every hypothesis of :func:`detsim.finder.find_pairs` on event-grouped hits (``offsets``
+    of length n_events + 1; float32 ``hit_r``, ``hit_phi`` as the hit arrays hold them): events
+    with fewer than ``min_hits`` hits are left out; line roads; the circle scan over ``kappas``
+    for events the line missed; the two rays (a hit is inner when ``hit_r < inner_radius``,
+    compared in float32, if ``use_inner``)."""
+    width = 2.0 * math.pi / n_h
+    two_pi = 2.0 * math.pi
+    n_ev = offsets.shape[0] - 1
+    max_hits = 0
+    for e in range(n_ev):
+        max_hits = max(max_hits, offsets[e + 1] - offsets[e])
+    fbin = np.empty(max_hits, dtype=np.int64)
+    bbin = np.empty(max_hits, dtype=np.int64)
+    hbin = np.empty(max_hits, dtype=np.int64)
+    inner = np.ones(max_hits, dtype=np.bool_)
+    cf = np.zeros(n_h, dtype=np.int32)
+    cb = np.zeros(n_h, dtype=np.int32)
+    c = np.zeros(n_h, dtype=np.int32)
+    ci = np.zeros(n_h, dtype=np.int32)
+    for e in range(n_ev):
+        a, b = offsets[e], offsets[e + 1]
+        m = b - a
+        if m < min_hits:
+            continue
+        for j in range(m):
+            phi = np.float64(hit_phi[a + j])
+            fbin[j], bbin[j] = _bins(phi, np.float64(hit_r[a + j]), 0.0, width, n_h)
+            hbin[j] = int((phi % two_pi) // width) % n_h
+            if use_inner:
+                inner[j] = hit_r[a + j] < inner_radius
+        total = _two_rays(hbin, inner, m, c, ci, n_h, min_per_ray, separation)
+        hits_boosted[e] = total
+        found_boosted[e] = total >= min_hits
+        top = _event_top(fbin, bbin, 0, m, cf, cb, n_h)
+        hits_line[e] = top
+        hits_circle[e] = top
+        if top >= min_hits:
+            found_line[e] = True
+            found_circle[e] = True
+            continue
+        best = top
+        for kappa in kappas:
+            if kappa == 0.0:
+                continue
+            for j in range(m):
+                fbin[j], bbin[j] = _bins(np.float64(hit_phi[a + j]), np.float64(hit_r[a + j]), kappa, width, n_h)
+            top = _event_top(fbin, bbin, 0, m, cf, cb, n_h)
+            if top > best:
+                best = top
+            if top >= min_hits:
+                found_circle[e] = True
+                break
+        hits_circle[e] = best
