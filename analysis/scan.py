@@ -45,8 +45,18 @@ __all__ = [
     "eps_reach_exact",
     "zero_background_thresholds",
     "monophoton_limits",
+    "DERIVED_CHAINS",
+    "derived_chain_yields",
+    "window_edges",
+    "optimised_window",
     "bin_edges",
 ]
+
+#: Selection chains a scan derives from the card's own: ``preselection`` (the ``bbg`` chain up to
+#: its pre-selection cut: L's STCF curve above m ~ 1.4 GeV, where E_max falls below the bBG cut)
+#: and ``optimised`` (the ``bbg`` chain plus L's window E_min < E < E_max per mass, L "Optimized
+#: cut"). They are listed beside the card's chains and left out of ``best``.
+DERIVED_CHAINS = ("preselection", "optimised")
 
 #: Limit methods of the monophoton scan: L's chi^2, CLs (pyhf), N = 3 ignoring the background.
 METHODS = ("chi2", "cls", "zero_background")
@@ -252,11 +262,74 @@ def zero_background_thresholds() -> dict[str, float]:
 # --- monophoton channel -----------------------------------------------------------------------
 
 
+def derived_chain_yields(cutflow, luminosity_pb: float, n_trials: int) -> dict[str, float]:
+    """Expected events of the derived chain ``preselection``: the weight after the cut named
+    ``preselection`` of the ``bbg`` chain (cumulative cut flow ``cutflow``, an
+    :class:`analysis.cutflow.CutFlow`), times L / n_trials. Empty where the card has no such cut."""
+    cuts = dict(cutflow.chains.get("bbg", ()))
+    if "preselection" not in cuts:
+        return {}
+    return {"preselection": cuts["preselection"].sum_w / n_trials * luminosity_pb}
+
+
+def window_edges(sqrt_s_gev: float, width_gev: float = 1e-3) -> np.ndarray:
+    """Bin edges [GeV] of the measured CM photon energy for the optimised window: ``width_gev``
+    (1 MeV, a few per cent of sigma_E at the experiments' energies) from 0 to 0.6 sqrt(s)."""
+    return np.arange(0.0, 0.6 * sqrt_s_gev + width_gev, width_gev)
+
+
+def optimised_window(
+    edges, signal, background, e_max: float, sigma_e: float, e_floor: float, delta_chi2: float = 2.71
+) -> dict | None:
+    """L's optimised cut on top of the bBG cut: the window E_min < E < E_max with E_max = (s - 4m^2)
+    / (2 sqrt s), E_min >= ``e_floor`` (the minimum of the bBG curve, L) and Delta E = E_max - E_min
+    >= sigma_E when E_max > e_floor + sigma_E (L, "Optimized cut" and Fig. 7); the E_min kept is the
+    one that gives the best limit (L Fig. 7: "the Delta E_gamma value that yields the best limit"),
+    i.e. the smallest S_needed(B)/S with S_needed = (D + sqrt(D^2 + 4 D B))/2 the signal of
+    chi^2 = S^2/(S + B) = D (``delta_chi2``).
+
+    ``signal``, ``background``: expected events per bin of ``edges`` (measured E^CM, GeV) of the
+    events passing the bBG chain; bins count when their centre lies inside the window. Returns
+    {e_min_gev, e_max_gev, signal, background, bins (mask)} or None when no window exists
+    (E_max <= e_floor) or it holds no signal.
+    """
+    edges = np.asarray(edges, dtype=float)
+    sig, bkg = np.asarray(signal, dtype=float), np.asarray(background, dtype=float)
+    if not e_max > e_floor:
+        return None
+    centre = 0.5 * (edges[1:] + edges[:-1])
+    below = centre < e_max
+    e_hi = e_max - sigma_e if e_max > e_floor + sigma_e else e_max
+    lows = edges[:-1][(edges[:-1] >= e_floor) & (edges[:-1] <= e_hi)]
+    if lows.size == 0:
+        return None
+    # S(E_min) and B(E_min): sums over bins with E_min <= lower edge and centre < E_max
+    cs = np.concatenate([np.cumsum(np.where(below, sig, 0.0)[::-1])[::-1], [0.0]])
+    cb = np.concatenate([np.cumsum(np.where(below, bkg, 0.0)[::-1])[::-1], [0.0]])
+    idx = np.searchsorted(edges, lows)
+    s, b = cs[idx], cb[idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = 0.5 * (delta_chi2 + np.sqrt(delta_chi2**2 + 4.0 * delta_chi2 * np.clip(b, 0.0, None)))
+        score = np.where(s > 0, need / s, np.inf)
+    j = int(np.argmin(score))
+    if not np.isfinite(score[j]):
+        return None
+    e_min = float(lows[j])
+    return {
+        "e_min_gev": e_min,
+        "e_max_gev": float(e_max),
+        "signal": float(s[j]),
+        "background": float(b[j]),
+        "bins": (edges[:-1] >= e_min) & below,
+    }
+
+
 def monophoton_limits(
     signal: Mapping[str, Sequence[Mapping[str, float]]],
     background: Mapping[str, Mapping[str, float]],
     methods: Sequence[str] = METHODS,
     cl: float = 0.95,
+    best_over: Sequence[str] | None = None,
 ) -> tuple[dict, dict]:
     """Expected eps limits at confidence level ``cl`` (95 % or 90 %: Delta chi^2, zero-background
     count and CLs alpha follow it, analysis.limits) per mass for each selection chain, and the best chain.
@@ -265,8 +338,8 @@ def monophoton_limits(
     ``signal[chain][i]``: expected signal events at eps = EPS_REF per energy point for mass i
     (points missing there are left out of that mass's bins). A chain is combined over its bins
     (chi^2 summed, L; CLs multi-bin on background-only Asimov data). Returns
-    (limits[method][chain]: arrays over masses, best[method]: the smallest over chains; nan where
-    there is no signal).
+    (limits[method][chain]: arrays over masses, best[method]: the smallest over the chains
+    ``best_over`` (default all); nan where there is no signal).
     """
     limits = importlib.import_module("analysis.limits")
 
@@ -291,7 +364,8 @@ def monophoton_limits(
                 )
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # masses without signal: all chains nan
-        best = {m: np.nanmin(np.vstack([result[m][c] for c in chains]), axis=0) for m in methods}
+        over = [c for c in chains if best_over is None or c in best_over] or chains
+        best = {m: np.nanmin(np.vstack([result[m][c] for c in over]), axis=0) for m in methods}
     return result, best
 
 

@@ -97,6 +97,7 @@ PROCESSES = {
     "nunu_gamma": ("gamma", "missing"),
     "ggg": ("gamma1", "gamma2", "gamma3"),
     "eeg": ("gamma", "positron", "electron"),
+    "gg": ("gamma1", "gamma2"),
 }
 
 STATUS_BEAM = -1  #: incoming beam (LHE ISTUP -1; HepMC status 4)
@@ -329,7 +330,7 @@ def _split_neutrinos(q_lab, beta_cm, axis_cm, u, z_propagator):
 def process_name(events) -> str:
     """The process of a chunk, from its fields (:data:`PROCESSES`)."""
     fields = set(events.fields)
-    for name in ("chi_pair", "chi_pair_gamma", "eeg", "ggg", "nunu_gamma"):
+    for name in ("chi_pair", "chi_pair_gamma", "eeg", "ggg", "nunu_gamma", "gg"):
         if set(PROCESSES[name]) <= fields:
             return name
     raise ValueError(f"cannot tell the process from the event fields {sorted(fields)}")
@@ -400,8 +401,8 @@ def final_state(
             outgoing.append((isr, PDG_PHOTON, 0.0, isr[0] > 0.0))
     elif name == "nunu_gamma":
         outgoing.append((_four(events["gamma"]), PDG_PHOTON, 0.0, None))
-    elif name == "ggg":
-        outgoing.extend((_four(events[f]), PDG_PHOTON, 0.0, None) for f in ("gamma1", "gamma2", "gamma3"))
+    elif name in ("ggg", "gg"):
+        outgoing.extend((_four(events[f]), PDG_PHOTON, 0.0, None) for f in PROCESSES[name])
     else:  # eeg
         outgoing.append((_four(events["gamma"]), PDG_PHOTON, 0.0, None))
         outgoing.append((_four(events["positron"]), -PDG_ELECTRON, M_E_GEV, None))

@@ -27,6 +27,7 @@ from generator.chipair import ChiPair
 from generator.machines import machine
 from generator.monophoton import ChiChiGamma, NuNuGamma
 from generator.processes import BeamProcess
+from generator.two_photon import TwoPhoton
 
 from .card import CardSpec, check_card, read_card
 from .cardlimits import check_semantics
@@ -475,6 +476,8 @@ def _monophoton_process(physics: dict, name: str, process: dict, beams: Beams, c
         return ChiChiGamma(m, eps, spin, e_gamma_min_gev=e_min, cos_theta_max=cos_max)
     if name == "nunu_gamma":
         return NuNuGamma(e_gamma_min_gev=e_min, cos_theta_max=cos_max, z_propagator=bool(process.get("z_propagator")))
+    if name == "gg":  # e+e- -> gamma gamma, the partner lost (outside the acceptance or missed)
+        return TwoPhoton(e_min, cos_max, photon_loss=float(process.get("photon_loss", 0.0)))
     # beam-escape processes: tagged photon inside the acceptance, the rest along the beams
     lo, hi = acceptance_edges_cm(cal, cos_theta_b, beams)
     if name == "ggg":

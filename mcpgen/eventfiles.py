@@ -825,7 +825,7 @@ def _process_from_branches(branches: set, tree: str) -> str:
     def has(record):
         return all(f"{record}_{c}" in branches for c in ("px", "py", "pz", "E"))
 
-    for name in ("chi_pair", "chi_pair_gamma", "eeg", "ggg", "nunu_gamma"):
+    for name in ("chi_pair", "chi_pair_gamma", "eeg", "ggg", "nunu_gamma", "gg"):
         if all(has(r) for r in PROCESSES[name]) and "weight" in branches:
             return name
     stored = sorted(b for b in branches if b.startswith("gamma"))

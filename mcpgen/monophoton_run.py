@@ -60,6 +60,8 @@ FINAL_STATES = {
     "nunu_gamma": ("gamma", ()),
     "ggg": ("gamma1", (("gamma2", False), ("gamma3", False))),
     "eeg": ("gamma", (("positron", True), ("electron", True))),
+    # the partner of gamma gamma never vetoes outright: its loss probability is a weight (_loss_weight)
+    "gg": ("gamma1", ()),
 }
 
 #: Events of the beam-escape datasets kept for the bBG-plane plot.
@@ -149,6 +151,24 @@ def _gap_veto_weight(events, process_name: str, calorimeter: ecl.Calorimeter) ->
     return calorimeter.gap_veto_weight(particles.theta, particles.E, charged)
 
 
+def _loss_weight(events, process_name: str, process, calorimeter: ecl.Calorimeter) -> np.ndarray:
+    """Per event, the probability that the partner photon of e+e- -> gamma gamma is not seen: 1
+    outside the veto acceptance (or below the veto threshold), ``photon_loss`` of the process
+    inside it (cracks and inefficiency of the calorimeter and the backup behind it, a declared
+    number: docs/physics.md §8, "BaBar backgrounds"), and the gap-veto miss probability where it
+    goes through a calorimeter gap. Ones for every other process (their vetoes are flags)."""
+    if process_name != "gg":
+        return np.ones(len(events))
+    partner = events["gamma2"]
+    theta, energy = np.asarray(partner.theta), np.asarray(partner.E)
+    seen = np.asarray(calorimeter.visible(theta, energy), dtype=bool)
+    loss = float(getattr(getattr(process, "inner", process), "photon_loss", 0.0))
+    weight = np.where(seen, loss, 1.0)
+    if calorimeter.gap_veto_efficiency > 0.0:
+        weight = weight * np.asarray(calorimeter.gap_veto_weight(theta[:, np.newaxis], energy[:, np.newaxis]))
+    return weight
+
+
 def monophoton_chunk(task: MonophotonTask) -> Chunk:
     """One chunk of the monophoton chain (module docstring). A gap veto (Belle II KLM behind the
     barrel-endcap gaps) enters the weights after generation: cut flows and the events' weights are
@@ -159,6 +179,7 @@ def monophoton_chunk(task: MonophotonTask) -> Chunk:
     w_generated = np.asarray(events["weight"])
     cal = task.calorimeter
     w = w_generated * _gap_veto_weight(events, ds.process_name, cal)
+    w = w * _loss_weight(events, ds.process_name, ds.process, cal)
     u = calorimeter_stream.uniforms(task.seed, task.start, task.stop, ecl.N_UNIFORMS)
     beta_z = np.asarray(events["beta_z"])
     beta_x = np.asarray(events["beta_x"]) if "beta_x" in events.fields else 0.0
@@ -183,11 +204,14 @@ def monophoton_chunk(task: MonophotonTask) -> Chunk:
     if ds.process_name in ("chi_pair_gamma", "nunu_gamma") and "bbg" in flags:
         keep = flags["bbg"][-1][1]
         sample = {"e_cm": e_cm[keep], "weight": weight[keep], "sqrt_s": sqrt_s[keep]}
-    elif ds.process_name in ("ggg", "eeg"):
+    elif ds.process_name in ("ggg", "eeg", "gg"):
         keep = np.asarray(detector.detected) & ~veto
         theta_cm = np.asarray(detector.photon_cm.theta)
         sample = {"e_cm": e_cm[keep], "theta_cm": theta_cm[keep], "sqrt_s": sqrt_s[keep]}
         sample |= {"beta_z": beta_z[keep], "weight": weight[keep]}
+    if "bbg" in flags:  # measured CM energies through the bBG chain: the scans' optimised window
+        keep = flags["bbg"][-1][1]
+        sample = (sample or {}) | {"bbg_pass": {"e_cm": e_cm[keep], "weight": weight[keep]}}
     if task.selection.experiment == "babar":  # recoil-mass spectra of the two data sets (L Fig. 6)
         sample = (sample or {}) | {"m2_hist": missing_mass_hist(flags, e_cm, sqrt_s, weight)}
     return Chunk(events, stats, sample)
@@ -245,6 +269,7 @@ class MonophotonSummary(Result):
     optimised_cut: dict
     seconds: float
     versions: dict
+    m2_spectra: dict = field(default_factory=dict)  # chain -> process -> expected events per M2_EDGES_GEV2 bin
 
     def to_dict(self) -> dict:
         n_total = self.n_trials * len(self.datasets)
@@ -260,6 +285,11 @@ class MonophotonSummary(Result):
             "timing": {"seconds": self.seconds, "events_per_second": n_total / self.seconds},
             "card": self.card.data,
             "versions": self.versions,
+            **(
+                {"m2_chichi": {"edges_gev2": M2_EDGES_GEV2.tolist(), "events": _lists(self.m2_spectra)}}
+                if self.m2_spectra
+                else {}
+            ),
         }
 
     def format(self) -> str:
@@ -272,6 +302,11 @@ class MonophotonSummary(Result):
             lines.append(f"{ds['dataset']}: sigma(gen) = {ds['cross_section_pb'] * 1e3:.5g} fb; after cuts {flows}")
         lines.append(f"{len(self.datasets)} datasets -> {self.out_dir}/events.root, {self.out_dir}/summary.json")
         return "\n".join(lines)
+
+
+def _lists(spectra: dict) -> dict:
+    """{chain: {process: list}} of the m^2 histograms, for JSON."""
+    return {c: {p: np.asarray(h, dtype=float).tolist() for p, h in procs.items()} for c, procs in spectra.items()}
 
 
 def _survivor_fraction(table: dict) -> dict:
@@ -425,9 +460,11 @@ def run_monophoton(
             kept: list[dict] = []
 
             def on_sample(sample, ds=ds, kept=kept):
-                if "m2_hist" in sample:
+                if "m2_hist" in sample or "bbg_pass" in sample:
                     sample = dict(sample)
-                    _add_m2(m2_spectra, ds, sample.pop("m2_hist"), card.chain_points)
+                    sample.pop("bbg_pass", None)
+                    if "m2_hist" in sample:
+                        _add_m2(m2_spectra, ds, sample.pop("m2_hist"), card.chain_points)
                     if not sample:
                         return
                 if ds.process_name in ("chi_pair_gamma", "nunu_gamma"):
@@ -463,7 +500,9 @@ def run_monophoton(
             plots.save(figure, out_dir / "plots" / "m2_chichi", ("png",), dpi=110)
         optimised = _optimised_cuts(card, optimisation)
         results = tuple(results)
-        summary = MonophotonSummary(card, out_dir, engine.seed, n_events, results, optimised, elapsed, versions())
+        summary = MonophotonSummary(
+            card, out_dir, engine.seed, n_events, results, optimised, elapsed, versions(), m2_spectra
+        )
         document = json.dumps(summary.to_dict(), default=float)
         writer.metadata = {"mcpgen_summary": document, "mcpgen_card": card.to_yaml()}
         for result in results:

@@ -22,6 +22,7 @@ __all__ = [
     "sagitta_map",
     "nunu_spectrum",
     "missing_mass_spectra",
+    "missing_mass_stacked",
     "contour_panel",
     "limit_lines",
     "quoted_markers",
@@ -258,6 +259,42 @@ def missing_mass_spectra(edges, spectra: dict, title: str):
         ax.set_ylabel("expected events / GeV²")
         ax.set_title(f"{title}: {chain}", fontsize=9)
         if ax is axes[0][-1]:  # the same processes in every panel: one legend
+            legend_outside(ax)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def missing_mass_stacked(edges, spectra: dict, title: str, signal_scale: float = 1.0, signal_label: str = "signal"):
+    """m²_χχ spectra per chain (one panel each) with the backgrounds stacked (filled, largest on top)
+    and the signal (``chi_pair_gamma`` times ``signal_scale``) as a line on top of the stack.
+    ``spectra[chain][process]``: expected events per bin of ``edges`` [GeV²]."""
+    edges = np.asarray(edges, dtype=float)
+    chains = list(spectra)
+    fig, axes = new_figure(1, len(chains), figsize=(5.2 * len(chains), 4.4), squeeze=False)
+    colors = {"nunu_gamma": "tab:orange", "ggg": "tab:red", "eeg": "tab:purple", "gg": "tab:green"}
+    labels = {"nunu_gamma": "νν̄γ", "ggg": "γγγ (2 γ lost)", "eeg": "e⁺e⁻γ (e⁺e⁻ lost)", "gg": "γγ (1 γ lost)"}
+    for ax, chain in zip(axes[0], chains, strict=True):
+        procs = {k: np.asarray(v, dtype=float) for k, v in spectra[chain].items()}
+        bkg = sorted((k for k in procs if k != "chi_pair_gamma"), key=lambda k: procs[k].sum())
+        base = np.zeros(len(edges) - 1)
+        for name in bkg:
+            top = base + procs[name]
+            ax.stairs(
+                top, edges, baseline=base, fill=True, alpha=0.8, color=colors.get(name), label=labels.get(name, name)
+            )
+            base = top
+        if "chi_pair_gamma" in procs:
+            sig = procs["chi_pair_gamma"] * signal_scale
+            ax.stairs(np.where(sig > 0, sig, np.nan), edges, color="k", lw=1.5, label=signal_label)
+        ax.set_yscale("log")
+        positive = base[base > 0]
+        if positive.size:
+            ax.set_ylim(max(positive.min() * 0.3, 1e-3), positive.max() * 5)
+        ax.set_xlabel("m²_χχ = s − 2√s E*_γ [GeV²]")
+        ax.set_ylabel("expected events / bin")
+        ax.set_title(f"{title}: {chain}", fontsize=9)
+        if ax is axes[0][-1]:
             legend_outside(ax)
         ax.grid(alpha=0.3)
     fig.tight_layout()

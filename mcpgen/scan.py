@@ -18,21 +18,32 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from analysis.limits import AUTO_EXACT_MAX_BACKGROUND, cls_workspace, workspace_cls, zero_background_events
+from analysis.limits import (
+    AUTO_EXACT_MAX_BACKGROUND,
+    cls_workspace,
+    delta_chi2_for,
+    workspace_cls,
+    zero_background_events,
+)
 from analysis.scan import (
+    DERIVED_CHAINS,
     EPS_REF,
     METHODS,
     Reweighter,
     ScanGrid,
     TrackerEvents,
     bin_edges,
+    derived_chain_yields,
     eps_reach,
     eps_reach_exact,
     expected_events,
     monophoton_limits,
+    optimised_window,
     paper_thresholds,
+    window_edges,
     zero_background_thresholds,
 )
+from analysis.selections import bbg_minimum_energy
 
 from . import plots
 from .build import ChiPairCard, Dataset, MonophotonCard, ScanPoint
@@ -266,6 +277,29 @@ def _dataset_yields(task: _YieldTask) -> dict[str, float]:
         return _yields(engine, task.card, task.dataset, task.n_events)
 
 
+def _dataset_yields_windows(task: _YieldTask) -> tuple[dict[str, float], np.ndarray | None]:
+    """Expected events per selection chain and per derived chain (``preselection``,
+    :func:`analysis.scan.derived_chain_yields`) of the task's dataset, and the expected events per
+    bin of :func:`analysis.scan.window_edges` of the measured CM photon energy after the ``bbg``
+    chain (None without one): what the optimised window needs (a compact result)."""
+    ds, n = task.dataset, task.n_events
+    edges = window_edges(ds.process.beams.sqrt_s0_gev)
+    hist = np.zeros(len(edges) - 1)
+    seen = []
+
+    def on_sample(sample):
+        if "bbg_pass" in sample:
+            seen.append(True)
+            p = sample["bbg_pass"]
+            hist[:] += np.histogram(p["e_cm"], edges, weights=p["weight"])[0] * ds.luminosity_pb
+
+    with Engine(task.seed, chunk_size=task.card.run.chunk_size) as engine:
+        stats = run_dataset(engine, task.card, ds, n, on_sample=on_sample)
+    yields = {chain: stats.cutflow.final(chain).sum_w / n * ds.luminosity_pb for chain in stats.cutflow.chains}
+    yields |= derived_chain_yields(stats.cutflow, ds.luminosity_pb, n)
+    return yields, (hist if seen or "bbg" in stats.cutflow.chains else None)
+
+
 @dataclass(frozen=True, eq=False)
 class MonophotonScanResult(Result):
     """Monophoton scan: expected 95 % CL eps limits per mass, chain and method."""
@@ -282,10 +316,17 @@ class MonophotonScanResult(Result):
     files: dict = field(default_factory=dict)
     signal_points: dict = field(default_factory=dict)  # chain -> per mass: {point: signal at EPS_REF}
     background_processes: dict = field(default_factory=dict)  # chain -> process -> point -> events
+    optimised: dict = field(default_factory=dict)  # per mass: {point: L's optimised window, S, B}
 
     @property
     def chains(self) -> list[str]:
         return list(self.background)
+
+    def all_limits(self) -> dict:
+        """``limits`` with the derived chain ``optimised`` added where the card has a ``bbg`` chain."""
+        if not self.optimised:
+            return self.limits
+        return {m: {**per, "optimised": self.optimised["limits"][m]} for m, per in self.limits.items()}
 
     def payload(self) -> dict:
         return {
@@ -298,8 +339,10 @@ class MonophotonScanResult(Result):
             "background_events_per_point": self.background,
             "background_events_by_process": self.background_processes,
             "signal_events_at_eps1": self.signal_ref,
-            "limits": self.limits,
+            "limits": self.all_limits(),
             "best": self.best,
+            "best_over_chains": [c for c in self.chains if c not in DERIVED_CHAINS],
+            **({"optimised_windows": self.optimised["windows"]} if self.optimised else {}),
             "seconds": self.seconds,
             "epsilons": self.epsilons,
         }
@@ -307,7 +350,8 @@ class MonophotonScanResult(Result):
     def histograms(self) -> tuple[dict, dict]:
         log = self.card.scan.log_mass if self.card.scan is not None else False
         edges = bin_edges(self.masses_gev, log=log)
-        h1 = {f"eps_limit_{m}_{c}": (self.limits[m][c], edges) for m in self.limits for c in self.chains}
+        every = self.all_limits()
+        h1 = {f"eps_limit_{m}_{c}": (every[m][c], edges) for m in every for c in every[m]}
         h1.update({f"eps_limit_{m}_best": (self.best[m], edges) for m in self.best})
         h1.update(self._background_histograms())
         eps_edges = bin_edges(self.epsilons, log=True)
@@ -338,12 +382,12 @@ class MonophotonScanResult(Result):
 
     def background_table(self) -> str:
         """Terminal table: expected background events per chain, process and energy point."""
-        lines = [f"{'chain':<11}{'process':<14}{'point':<14}{'events':>12}"]
+        lines = [f"{'chain':<14}{'process':<14}{'point':<14}{'events':>12}"]
         for chain, procs in self.background_processes.items():
             for name, per_point in procs.items():
                 for point, b in per_point.items():
-                    lines.append(f"{chain:<11}{name:<14}{point:<14}{b:>12.4g}")
-            lines.append(f"{chain:<11}{'total':<14}{'':<14}{sum(self.background[chain].values()):>12.4g}")
+                    lines.append(f"{chain:<14}{name:<14}{point:<14}{b:>12.4g}")
+            lines.append(f"{chain:<14}{'total':<14}{'':<14}{sum(self.background[chain].values()):>12.4g}")
         return "\n".join(lines)
 
     def format(self) -> str:
@@ -356,7 +400,7 @@ class MonophotonScanResult(Result):
 
 
 #: The background processes a monophoton card can model (every dataset except the signal).
-BACKGROUND_PROCESSES = ("nunu_gamma", "ggg", "eeg")
+BACKGROUND_PROCESSES = ("nunu_gamma", "ggg", "eeg", "gg")
 
 
 def background_datasets(card: MonophotonCard) -> list[Dataset]:
@@ -442,7 +486,9 @@ def monophoton_scan(
             tasks.append(_YieldTask(card, sds, n_signal, seed))
             signal_index.append((i, ds.point))
     with make_executor(card.run.workers) as executor:
-        yields = list(_progress(executor.map(_dataset_yields, tasks), "scan", len(tasks)))
+        results = list(_progress(executor.map(_dataset_yields_windows, tasks), "scan", len(tasks)))
+    yields = [y for y, _ in results]
+    hists = [h for _, h in results]
     by_process = background_by_process(card, backgrounds, yields[: len(backgrounds)], uses)
     background = {c: _sum_processes(procs) for c, procs in by_process.items()}
     rows = [{c: {} for c in background} for _ in masses_gev]
@@ -452,7 +498,9 @@ def monophoton_scan(
                 # f_NG: non-geometric signal efficiency (BaBar, L); backgrounds are L's as given
                 rows[i][c][point] = y.get(c, 0.0) * float(card.f_ng.get(c, 1.0))
     signal = {c: [row[c] for row in rows] for c in background}
-    limits, best = monophoton_limits(signal, background, methods, cl=scan_cl(card))
+    base_chains = [c for c in background if c not in DERIVED_CHAINS]
+    limits, best = monophoton_limits(signal, background, methods, cl=scan_cl(card), best_over=base_chains)
+    optimised = _optimised_chain(card, masses_gev, backgrounds, hists, signal_index, methods)
     # expected signal at EPS_REF per chain and mass, summed over the chain's points
     signal_ref = {c: np.array([sum(b[p] for p in background[c] if p in b) for b in rows]) for c, rows in signal.items()}
     eps = epsilons if epsilons is not None else np.array([])
@@ -468,7 +516,55 @@ def monophoton_scan(
         time.perf_counter() - started,
         signal_points=signal,
         background_processes=by_process,
+        optimised=optimised,
     )
+
+
+def _optimised_chain(card: MonophotonCard, masses_gev, backgrounds, hists, signal_index, methods) -> dict:
+    """The derived chain ``optimised`` (:data:`analysis.scan.DERIVED_CHAINS`): per mass and energy
+    point L's window E_min < E < E_max on top of the ``bbg`` chain (:func:`analysis.scan.optimised_window`,
+    E_max = (s - 4 m^2)/(2 sqrt s), E_min from the bBG curve's minimum, Delta E >= sigma_E at E_max),
+    over every background dataset of the card (no gap background: L's optimised curves omit it).
+    Returns ``windows`` (per mass: the window, signal at EPS_REF and background by process per
+    point) and ``limits`` (per method, over masses); {} for cards without a ``bbg`` chain."""
+    bkg_hists = hists[: len(backgrounds)]
+    if not any(h is not None for h in bkg_hists):
+        return {}
+    per_point: dict = {}
+    for ds, h in zip(backgrounds, bkg_hists, strict=True):
+        if h is not None:
+            per_point.setdefault(ds.point, {})[ds.process_name] = h
+    beams = {ds.point: ds.process.beams for ds in backgrounds}
+    windows: list[dict] = [{} for _ in masses_gev]
+    for (i, point), h in zip(signal_index, hists[len(backgrounds) :], strict=True):
+        if h is None or point not in per_point:
+            continue
+        b_procs = per_point[point]
+        rs = beams[point].sqrt_s0_gev
+        m = float(masses_gev[i])
+        e_max = (rs * rs - 4.0 * m * m) / (2.0 * rs)
+        lo, hi = card.acceptance_edges_cm(beams[point])
+        floor = float(bbg_minimum_energy(rs, lo, hi))
+        sigma_e = float(card.calorimeter.sigma_e(max(e_max, 1e-3)))
+        edges = window_edges(rs)
+        best = optimised_window(edges, h, sum(b_procs.values()), e_max, sigma_e, floor, delta_chi2_for(scan_cl(card)))
+        if best is None:
+            continue
+        bins = best.pop("bins")
+        best["sigma_e_gev"] = sigma_e
+        best["bbg_floor_gev"] = floor
+        best["background_by_process"] = {name: float(b[bins].sum()) for name, b in b_procs.items()}
+        windows[i][point] = best
+    limits = {method: np.full(len(masses_gev), np.nan) for method in methods}
+    for i, w in enumerate(windows):
+        if not w:
+            continue
+        sig = {"optimised": [{p: v["signal"] for p, v in w.items()}]}
+        bkg = {"optimised": {p: v["background"] for p, v in w.items()}}
+        lim, _ = monophoton_limits(sig, bkg, methods, cl=scan_cl(card))
+        for method in methods:
+            limits[method][i] = lim[method]["optimised"][0]
+    return {"windows": windows, "limits": limits}
 
 
 # --- the command ------------------------------------------------------------------------------
