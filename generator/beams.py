@@ -272,11 +272,16 @@ class Beams:
             sqrt_s = 2.0 * np.sqrt(e1 * e2) * c
             beta_z = (e1 - e2) / (e1 + e2) * c
         beta_x = np.full(n, self.beta_x0)
+        if self.crossing_angle_rad == 0.0 and self.beta_x0 == 0.0:
+            # head-on: the e- stays on the z axis in the CM, atan2(0, p_z > 0) = 0 exactly
+            axis_angle = np.zeros(n)
+        else:
+            axis_angle = cm_beam_axis_angle(beta_x, beta_z, self.crossing_angle_rad)
         return BeamSample(
             sqrt_s_gev=sqrt_s,
             beta_x=beta_x,
             beta_z=beta_z,
-            cm_axis_angle_rad=cm_beam_axis_angle(beta_x, beta_z, self.crossing_angle_rad),
+            cm_axis_angle_rad=axis_angle,
             electron_energy_gev=e1,
             positron_energy_gev=e2,
             crossing_angle_rad=float(self.crossing_angle_rad),

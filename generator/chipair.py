@@ -33,7 +33,7 @@ import numpy as np
 from .beams import Beams
 from .born import pair_beta, sample_cos_theta, sigma_born_pb
 from .isr import KERNELS, sample_isr_x
-from .kinematics import boost_z, cm_to_lab, momentum4d
+from .kinematics import boost_z, cm_to_lab, momentum4d, records
 
 __all__ = ["ChiPair"]
 
@@ -135,8 +135,10 @@ class ChiPair:
             # pair and CM boosts are both along z: one boost by the summed rapidity
             rapidity_lab = np.arctanh(beta_z)
             y = rapidity_pair + rapidity_lab
-            e_chi, pz_chi = boost_z(e_star, pz, y)
-            e_bar, pz_bar = boost_z(e_star, -pz, y)
+            ch, sh = np.cosh(y), np.sinh(y)  # boost_z of chi and chibar, sharing cosh and sinh
+            e_cosh, pz_sinh, pz_cosh, e_sinh = e_star * ch, pz * sh, pz * ch, e_star * sh
+            e_chi, pz_chi = e_cosh + pz_sinh, pz_cosh + e_sinh
+            e_bar, pz_bar = e_cosh - pz_sinh, e_sinh - pz_cosh
             e_isr, pz_isr = boost_z(e_gamma, pz_gamma, rapidity_lab)
             chi = (px, py, pz_chi, e_chi)
             chibar = (-px, -py, pz_bar, e_bar)
@@ -154,7 +156,7 @@ class ChiPair:
             isr = (qx, qy, qz, e)
 
         charge = np.full(len(weight), self.epsilon)
-        return ak.zip(
+        return records(
             {
                 "sqrt_s0": np.full(len(weight), self.beams.sqrt_s0_gev),
                 "sqrt_s": sqrt_s,
@@ -168,8 +170,7 @@ class ChiPair:
                 "chi_beta": _speed(chi),
                 "chibar_beta": _speed(chibar),
                 "weight": weight,
-            },
-            depth_limit=1,
+            }
         )
 
 

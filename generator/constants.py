@@ -1,4 +1,4 @@
-"""Physical constants in natural units (GeV), from ``shared/physics.md`` (header)."""
+"""Physical constants in natural units (GeV), CODATA / PDG, as listed in ``docs/physics.md`` (Conventions)."""
 
 from __future__ import annotations
 

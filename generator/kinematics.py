@@ -16,6 +16,7 @@ import numpy as np
 import vector
 
 __all__ = [
+    "records",
     "boost_z",
     "boost_beta3",
     "boost_xz",
@@ -99,8 +100,30 @@ def cm_beam_axis_angle(beta_x, beta_z, crossing_angle_rad):
     return np.arctan2(x, z)
 
 
+def records(fields: dict, with_name: str | None = None) -> ak.Array:
+    """``ak.zip(fields, with_name=with_name, depth_limit=1)`` for columns of one length: 1-D
+    numpy arrays (float or int) and awkward arrays. Built as the record layout directly -- the
+    same array and type as the zip, without its broadcasting pass (the generators' hot path);
+    anything else (scalars, nested lists) goes through ``ak.zip``."""
+    columns = list(fields.values())
+    lengths = {len(c) for c in columns if isinstance(c, (np.ndarray, ak.Array))}
+    flat = all(
+        (isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "fiub") or isinstance(c, ak.Array)
+        for c in columns
+    )
+    if not flat or len(lengths) != 1:
+        return ak.zip(fields, with_name=with_name, depth_limit=1)
+    contents = [
+        ak.contents.NumpyArray(np.ascontiguousarray(c)) if isinstance(c, np.ndarray) else c.layout for c in columns
+    ]
+    parameters = {"__record__": with_name} if with_name else None
+    return ak.Array(ak.contents.RecordArray(contents, list(fields), length=lengths.pop(), parameters=parameters))
+
+
 def momentum4d(px, py, pz, energy, **extra) -> ak.Array:
     """An awkward array of ``vector`` Momentum4D records (px, py, pz, E) plus extra fields."""
     fields = {"px": px, "py": py, "pz": pz, "E": energy}
     fields.update(extra)
+    if all(isinstance(c, np.ndarray) and c.ndim == 1 for c in fields.values()):
+        return records(fields, "Momentum4D")
     return ak.zip(fields, with_name="Momentum4D")
