@@ -9,8 +9,9 @@ e+e- -> mu+mu- at sqrt(s) = 3 GeV with collinear lepton ISR, generated in one ru
 * by Pythia 8 (``pip install mcpgen[bench]``: the ``pythia8mc`` wheel): f fbar -> gamma* ->
   mu+ mu- (process 221 with ``WeakZ0:gmZmode = 1``), the electron's parton density
   (``PDF:lepton = on``: its collinear ISR, the radiated energy left as a beam-remnant photon), no
-  showers, multiparton interactions or hadronisation; unweighted events by its own hit-or-miss. Events come out as arrays through ``Pythia.nextBatch`` (awkward), the mu
-  four-momenta extracted to numpy; a plain ``next()`` loop without extraction is timed too.
+  showers, multiparton interactions or hadronisation; unweighted events by its own hit-or-miss.
+  Events come out as arrays through ``Pythia.nextBatch`` (awkward), the mu four-momenta extracted
+  to numpy; a plain ``next()`` loop without extraction is timed too.
 
 Both cross sections are printed as a check that the two do the same physics (the ISR treatments
 differ: Pythia's electron density against Kuraev-Fadin, a few per cent). Prints events/s and the
