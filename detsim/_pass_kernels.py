@@ -28,7 +28,6 @@ from ._kernels import (
     C_CM_PER_NS,
     HAVE_NUMBA,
     _beta,
-    _bins,
     _event_top,
     _helix,
     _highland,
@@ -67,6 +66,41 @@ if not ndtri_available:  # pragma: no cover
 def _gauss(u):  # pragma: no cover - compiled
     """scipy.special.ndtri(clip(u, 2^-54, 1 - 2^-54)) (:func:`detsim.tracker._layer_hits`)."""
     return _ndtri_c(min(max(u, _U_EDGE), 1.0 - _U_EDGE), 0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pymod(x, y):  # pragma: no cover - compiled
+    """Python's (and numpy's) float x % y for y > 0 without the library call where |x| < y
+    (fmod(x, y) = x there; a negative remainder takes + y, as in CPython)."""
+    if 0.0 <= x < y:
+        return x
+    if -y < x < 0.0:
+        return x + y
+    return x % y
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pyfloordiv(x, y):  # pragma: no cover - compiled
+    """Python's float x // y for x >= 0, y > 0: floor(x / y) unless the quotient lies within
+    1e-9 of an integer, where rounding could cross it and Python's exact rule is taken."""
+    q = x / y
+    f = math.floor(q)
+    if q - f < 1e-9 or f + 1.0 - q < 1e-9:
+        return x // y
+    return f
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _half_bin(x, width, n_h):  # pragma: no cover - compiled
+    """int((x % 2 pi) // width) % n_h (:func:`detsim._kernels._bins`)."""
+    return int(_pyfloordiv(_pymod(x, _TWO_PI), width)) % n_h
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bins_fast(phi, r, kappa, width, n_h):  # pragma: no cover - compiled
+    """:func:`detsim._kernels._bins` with the same results and fewer library calls."""
+    shift = math.asin(min(max(0.5 * kappa * r, -1.0), 1.0)) if kappa != 0.0 else 0.0
+    return _half_bin(phi - shift, width, n_h), _half_bin(phi + shift - math.pi, width, n_h)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -266,7 +300,7 @@ def _walk_helix(
         if ion or nd > 0:
             n_hits[g] += 1
             h_layer[n_out] = k
-            h_phi[n_out] = np.float32((phi_t + res_rphi / r_k * _gauss(u_rphi)) % _TWO_PI)
+            h_phi[n_out] = np.float32(_pymod(phi_t + res_rphi / r_k * _gauss(u_rphi), _TWO_PI))
             h_z[n_out] = np.float32(z_t + res_z * _gauss(u_z))
             h_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
             h_t[n_out] = t_hit
@@ -477,7 +511,7 @@ def _walk_scatter(
             if ion or nd > 0:
                 n_hits[g] += 1
                 h_layer[n_out] = k
-                h_phi[n_out] = np.float32((phi_t + res_rphi / r_k * _gauss(u_rphi)) % _TWO_PI)
+                h_phi[n_out] = np.float32(_pymod(phi_t + res_rphi / r_k * _gauss(u_rphi), _TWO_PI))
                 h_z[n_out] = np.float32(z_k + res_z * _gauss(u_z))
                 h_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
                 h_t[n_out] = t_hit
@@ -912,7 +946,6 @@ def pairs_pass(
     for events the line missed; the two rays (a hit is inner when ``hit_r < inner_radius``,
     compared in float32, if ``use_inner``)."""
     width = 2.0 * math.pi / n_h
-    two_pi = 2.0 * math.pi
     n_ev = offsets.shape[0] - 1
     max_hits = 0
     for e in range(n_ev):
@@ -932,8 +965,8 @@ def pairs_pass(
             continue
         for j in range(m):
             phi = np.float64(hit_phi[a + j])
-            fbin[j], bbin[j] = _bins(phi, np.float64(hit_r[a + j]), 0.0, width, n_h)
-            hbin[j] = int((phi % two_pi) // width) % n_h
+            fbin[j], bbin[j] = _bins_fast(phi, np.float64(hit_r[a + j]), 0.0, width, n_h)
+            hbin[j] = _half_bin(phi, width, n_h)
             if use_inner:
                 inner[j] = hit_r[a + j] < inner_radius
         total = _two_rays(hbin, inner, m, c, ci, n_h, min_per_ray, separation)
@@ -951,7 +984,7 @@ def pairs_pass(
             if kappa == 0.0:
                 continue
             for j in range(m):
-                fbin[j], bbin[j] = _bins(np.float64(hit_phi[a + j]), np.float64(hit_r[a + j]), kappa, width, n_h)
+                fbin[j], bbin[j] = _bins_fast(np.float64(hit_phi[a + j]), np.float64(hit_r[a + j]), kappa, width, n_h)
             top = _event_top(fbin, bbin, 0, m, cf, cb, n_h)
             if top > best:
                 best = top

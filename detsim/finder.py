@@ -65,10 +65,12 @@ programme around the ring; see its docstring).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.stats import poisson
 
-from . import _finder_kernels, _kernels
+from . import _finder_kernels, _kernels, _pass_kernels
 
 #: Use the compiled per-event finder (numba) when available; False forces the numpy reference.
 USE_COMPILED_KERNEL = True
@@ -79,6 +81,7 @@ __all__ = [
     "find_roads",
     "find_two_rays",
     "find_pairs",
+    "find_pairs_grouped",
     "curvature_grid",
     "fake_rate_analytic",
     "fake_rate_boosted_analytic",
@@ -297,6 +300,70 @@ def find_pairs(
     return {"found_line": line, "found_circle": circle, "hits_line": line_best, "hits_circle": circle_best} | extra
 
 
+def find_pairs_grouped(
+    counts,
+    hit_r,
+    hit_phi,
+    half_bin_rad: float,
+    min_hits: int,
+    outer_radius_cm: float,
+    circle_min_radius_cm: float,
+    *,
+    min_hits_per_ray: int = MIN_HITS_PER_RAY,
+    ray_inner_radius_cm: float | None = None,
+):
+    """:func:`find_pairs` for hits grouped by event (``counts`` hits per event, in event order;
+    float32 ``hit_r`` and ``hit_phi`` as the tracker writes them): every hypothesis in one
+    compiled pass over the events (:func:`detsim._pass_kernels.pairs_pass`), same results;
+    the numpy reference when the compiled kernels are off."""
+    counts = np.asarray(counts, dtype=np.int64)
+    n_events = len(counts)
+    if not (_kernels.HAVE_NUMBA and USE_COMPILED_KERNEL):
+        event = np.repeat(np.arange(n_events), counts)
+        return find_pairs(
+            event,
+            hit_r,
+            hit_phi,
+            n_events,
+            half_bin_rad,
+            min_hits,
+            outer_radius_cm,
+            circle_min_radius_cm,
+            min_hits_per_ray=min_hits_per_ray,
+            ray_inner_radius_cm=ray_inner_radius_cm,
+        )
+    n_h = n_half_bins(half_bin_rad)
+    if min_hits_per_ray < 1:
+        raise ValueError("min_hits_per_ray must be >= 1")
+    if n_h < 4 * RAY_SEPARATION and np.any(counts >= min_hits):
+        raise ValueError("too few half-bins for two separated rays")
+    offsets = np.zeros(n_events + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    out = {
+        "found_line": np.zeros(n_events, dtype=bool),
+        "found_circle": np.zeros(n_events, dtype=bool),
+        "hits_line": np.zeros(n_events, dtype=np.int32),
+        "hits_circle": np.zeros(n_events, dtype=np.int32),
+        "found_boosted": np.zeros(n_events, dtype=bool),
+        "hits_boosted": np.zeros(n_events, dtype=np.int32),
+    }
+    inner = np.float32(np.inf if ray_inner_radius_cm is None else ray_inner_radius_cm)
+    _pass_kernels.pairs_pass(
+        offsets,
+        np.asarray(hit_r, dtype=np.float32),
+        np.asarray(hit_phi, dtype=np.float32),
+        n_h,
+        int(min_hits),
+        curvature_grid(half_bin_rad, outer_radius_cm, circle_min_radius_cm),
+        int(min_hits_per_ray),
+        RAY_SEPARATION,
+        inner,
+        ray_inner_radius_cm is not None,
+        *out.values(),
+    )
+    return out
+
+
 def fake_rate_analytic(mean_noise_hits: float, half_bin_rad: float, min_hits: int = 4) -> float:
     """Probability that Poisson noise (``mean_noise_hits`` per event, uniform in azimuth) fires
     at least one straight road of :func:`find_roads`.
@@ -350,6 +417,13 @@ def fake_rate_boosted_analytic(
     Leading order for small mu (k = 2, n = 4): two pairs of hits, each within one ray and with
     an inner hit, P ~ 3 (mu^4/4!) (3/H)^2 (1 - (1 - f)^2)^2.
     """
+    args = (float(mean_noise_hits), float(half_bin_rad), int(min_hits), int(min_per_ray), int(separation))
+    return _fake_rate_boosted(*args, float(inner_fraction))
+
+
+@lru_cache(maxsize=64)
+def _fake_rate_boosted(mean_noise_hits, half_bin_rad, min_hits, min_per_ray, separation, inner_fraction) -> float:
+    """:func:`fake_rate_boosted_analytic`, computed once per geometry and noise level."""
     n_h = n_half_bins(half_bin_rad)
     k, n, d = int(min_per_ray), int(min_hits), int(separation)
     f = float(inner_fraction)
@@ -378,13 +452,15 @@ def fake_rate_boosted_analytic(
 
     # state axes: half-bin 0, rays E_0 .. E_(d-2), half-bin l, rays E_(l-1) .. E_(l-d+1), M
     shape = (n_hb,) + (n_ray,) * (d - 1) + (n_hb,) + (n_ray,) * (d - 1) + (n_ray,)
-    state = np.indices(shape).reshape(len(shape), -1)
+    all_states = np.indices(shape).reshape(len(shape), -1)
     first, last, m_ax = 0, d, 2 * d
     heads = list(range(1, d))
     pends = list(range(d + 1, 2 * d))
 
-    def transition(ray_index):
-        """(target, source, weight) of the step that completes ray ``ray_index``."""
+    def transition(ray_index, live):
+        """(target, source, weight) of the step that completes ray ``ray_index``, from the
+        states ``live`` only (the others have probability 0 and add nothing)."""
+        state = all_states[:, live]
         eligible = [j for j in range(d - 1) if ray_index + d - n_h <= j <= ray_index - d]
         partner = state[m_ax].copy()
         for j in eligible:
@@ -405,21 +481,26 @@ def fake_rate_boosted_analytic(
             if not wrap:
                 new[last] = v
             target.append(np.ravel_multi_index(tuple(new[:, quiet]), shape))
-            source.append(np.flatnonzero(quiet))
+            source.append(live[quiet])
             weight.append(np.full(quiet.sum(), 1.0 if wrap else p_level[v]))
         return tuple(np.concatenate(x) for x in (target, source, weight))
 
-    prob = np.zeros(state.shape[1])
+    prob = np.zeros(all_states.shape[1])
     for v in range(n_hb):  # half-bin 0 read: it is also the first "last" half-bin
         start = np.zeros(len(shape), dtype=np.int64)
         start[[first, last]] = v
         prob[np.ravel_multi_index(tuple(start), shape)] = p_level[v]
-    steady = None
+    # Only a few hundred of the ~1e5 states ever carry probability (for small mu): each step
+    # is taken from those (``live``), in the order of the full step, so that the sums are the
+    # same to the last bit; the rule of the middle rays is reused while ``live`` is unchanged.
+    steady, steady_live = None, None
     for ray_index in range(n_h):
+        live = np.flatnonzero(prob)
         if 2 * d - 2 <= ray_index <= n_h - d:  # same rule for every ray in the middle
-            steady = steady or transition(ray_index)
+            if steady is None or not np.array_equal(live, steady_live):
+                steady, steady_live = transition(ray_index, live), live
             target, source, weight = steady
         else:
-            target, source, weight = transition(ray_index)
+            target, source, weight = transition(ray_index, live)
         prob = np.bincount(target, weights=weight * prob[source], minlength=prob.size)
     return float(np.clip(1.0 - prob.sum(), 0.0, 1.0))

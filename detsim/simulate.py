@@ -27,7 +27,7 @@ from .finder import (
     RAY_SEPARATION,
     fake_rate_analytic,
     fake_rate_boosted_analytic,
-    find_pairs,
+    find_pairs_grouped,
 )
 from .geometry import Tracker
 from .paper import paper_event_pass
@@ -86,13 +86,12 @@ def inner_noise_fraction(tracker: Tracker) -> float:
     return 1.0 if cut is None else float(cells[tracker.radii < cut].sum() / cells.sum())
 
 
-def _pairs(hits: dict, n: int, tracker: Tracker) -> dict:
-    """Every finder hypothesis on the hit arrays of ``n`` events."""
-    return find_pairs(
-        hits["hit_event"],
+def _pairs(hits: dict, counts, tracker: Tracker) -> dict:
+    """Every finder hypothesis on the hit arrays, grouped by event (``counts`` per event)."""
+    return find_pairs_grouped(
+        counts,
         hits["hit_r"],
         hits["hit_phi"],
-        n,
         tracker.road_half_bin_rad,
         tracker.finder_min_hits,
         tracker.outer_radius_cm,
@@ -135,9 +134,9 @@ def simulate(
         mass_gev = mass_data if mass_gev is None else mass_gev
     eps, mass = float(epsilon), float(mass_gev)
     out = simulate_tracker(events, tracker, source, tables, epsilon=eps, mass_gev=mass)
-    pairs = _pairs(out, n, tracker)
+    counts = np.bincount(out["hit_event"], minlength=n)  # the tracker's hits are grouped by event
+    pairs = _pairs(out, counts, tracker)
     paper = paper_event_pass(out["beta"][:n], out["beta"][n:], eps, mass, tracker.gas, tracker.paper)
-    counts = np.bincount(out["hit_event"], minlength=n)
     hit_fields = {
         "layer": out["hit_layer"].astype(np.int8 if tracker.n_layers < 128 else np.int16),
         "x": out["hit_x"].astype(np.float32),
@@ -179,7 +178,8 @@ def random_trigger(tracker: Tracker, n_events: int, source, chunk: int = 200_000
 
         hits = noise_hits(tracker, chunk_source, n, STAGE_RANDOM_TRIGGER)
         order = np.argsort(hits["hit_event"], kind="stable")
-        pairs = _pairs({key: hits[key][order] for key in ("hit_event", "hit_r", "hit_phi")}, n, tracker)
+        counts = np.bincount(hits["hit_event"], minlength=n)
+        pairs = _pairs({key: hits[key][order] for key in ("hit_r", "hit_phi")}, counts, tracker)
         for h in HYPOTHESES:
             fakes[h] += int(pairs[f"found_{h}"].sum())
     h_rad, n_min = tracker.road_half_bin_rad, tracker.finder_min_hits
