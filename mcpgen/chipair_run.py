@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from detsim.simulate import build_tables, random_trigger, simulate
 from .build import ChiPairCard
 from .engine import Chunk, ChunkStats, Engine
 from .eventfiles import EventFileSink, EventFileTee, event_file_names
+from .executors import current_factory
 from .output import BranchLayout, RootEventWriter, versions
 from .results import Result
 from .rng import Stream, Streams, block_source, uniforms
@@ -46,6 +49,9 @@ __all__ = [
     "tables_for",
     "run_chi_pair",
 ]
+
+#: Events the parent runs (and discards) before a local pool forks, so that workers start compiled.
+WARM_UP_EVENTS = 64
 
 #: Values of the card's ``output.hits``: hits of every event, of the found events, or none.
 HITS_MODES = ("all", "found", "none")
@@ -342,6 +348,42 @@ def _random_trigger(card: ChiPairCard, seed: int) -> dict | None:
     return random_trigger(card.tracker, card.random_trigger_events, source)
 
 
+class _Background:
+    """``fn()`` in a daemon thread (an interrupted run does not wait for it); :meth:`result`
+    starts it if it has not started, waits, and returns its value or raises its exception."""
+
+    def __init__(self, fn: Callable):
+        self._fn, self._value, self._error = fn, None, None
+        self._thread = threading.Thread(target=self._run, name="mcpgen-background", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed to result()
+            self._error = exc
+
+    def start(self) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
+
+    def result(self):
+        self.start()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _start_after_first(tasks: Iterable, background: _Background) -> Iterator:
+    """``tasks``, starting ``background`` when the second task is asked for: the first submission
+    has then started the local pool's workers (forked at once), so no fork happens while the
+    thread runs."""
+    for i, task in enumerate(tasks):
+        yield task
+        if i == 0:
+            background.start()
+
+
 def run_chi_pair(
     card: ChiPairCard,
     n_events: int,
@@ -374,6 +416,11 @@ def run_chi_pair(
             process, seed, start, stop, n_events, unweighted, w_max, tracker, tables, hits=card.output.hits
         )
 
+    if workers > 1 and current_factory() is None and n_events > 0:
+        # a few events in this process before the local pool forks: the workers inherit the
+        # compiled kernels (loaded from numba's cache, or compiled once) instead of each loading them
+        chipair_chunk(task(0, min(n_events, WARM_UP_EVENTS)))
+
     writer = RootEventWriter(out_dir / "events.root", "events", card.output.compression)
     sink = None
     if card.output.formats and not unweighted and card.output.event_weights == "unweighted":
@@ -386,15 +433,16 @@ def run_chi_pair(
         tee = writer if sink is None else EventFileTee(writer, {"events": sink})
         try:
             window = WindowCost()
-            stats = engine.produce(
-                chipair_chunk, engine.tasks(n_events, task), layout=LAYOUT, writer=tee, on_sample=window.add
-            )
+            # the noise-only events of the finder's fake rate run beside the chunks (own streams)
+            trigger = _Background(lambda: _random_trigger(card, seed))
+            tasks = _start_after_first(engine.tasks(n_events, task), trigger)
+            stats = engine.produce(chipair_chunk, tasks, layout=LAYOUT, writer=tee, on_sample=window.add)
         except BaseException:
             if sink is not None:
                 sink.abort()
             raise
         elapsed = time.perf_counter() - started
-        rt = _random_trigger(card, seed)
+        rt = trigger.result()
         files = None if sink is None else sink.finish(*stats.total.sigma_pb(n_events))
         summary = ChiPairSummary(
             card, out_dir, seed, n_events, chunk, workers, stats, w_max, rt, elapsed, versions(), files, window
