@@ -6,15 +6,19 @@ function ``chunk_fn(task) -> Chunk``. The :class:`Engine` resolves the seed, run
 executor (results in task order, a bounded number in flight), flattens each chunk's events to
 branches in the worker (:func:`mcpgen.output.flatten`), streams them to the writer, adds up the
 per-chunk :class:`ChunkStats`, hands each chunk's small ``sample`` to the chain, and drives the
-progress bar. Events ``0 .. N-1`` are cut into chunks of ``chunk_size``; each chunk draws its
-uniforms from the per-block streams of :mod:`mcpgen.rng`, so the output does not depend on the
-chunk size, the executor or the number of workers.
+progress bar. The writer runs in a thread of its own (:class:`_Handoff`, one chunk queued): the
+next chunk is computed or received while the last one is compressed and written. Events
+``0 .. N-1`` are cut into chunks of ``chunk_size``; each chunk draws its uniforms from the
+per-block streams of :mod:`mcpgen.rng`, so the output does not depend on the chunk size, the
+executor or the number of workers.
 """
 
 from __future__ import annotations
 
 import math
+import queue
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -89,6 +93,51 @@ class _Work:
         branches = flatten(chunk.events, self.layout) if self.layout is not None else None
         events = chunk.events if self.keep_events else None
         return Produced(chunk.stats, branches=branches, events=events, sample=chunk.sample)
+
+
+class _Handoff:
+    """Chunks of branches written by ``writer`` in a thread, in order, at most one waiting (so
+    at most two chunks are held beyond the executor's). :meth:`close` waits for the last write and
+    raises the writer's error; :meth:`abandon` (the run failed) drops what is queued and waits
+    only for the write in progress, so the writer is idle when its file is closed."""
+
+    def __init__(self, writer, tree: str | None):
+        self._writer, self._tree = writer, tree
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="mcpgen-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (branches := self._queue.get()) is not None:
+            if self._error is None and not self._stop:
+                try:
+                    self._writer.extend(branches, tree=self._tree)
+                except BaseException as exc:  # raised in the run's thread
+                    self._error = exc
+            del branches
+
+    def put(self, branches: dict) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(branches)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self) -> None:
+        self._stop = True
+        while True:  # make room for the end marker without waiting for queued writes
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(None)
+        self._thread.join()
 
 
 def _check_finite(total: ChunkStats) -> None:
@@ -171,14 +220,22 @@ class Engine:
         """Run every task; write each chunk's branches (``layout``) to ``tree`` of ``writer`` (if
         given), pass its sample to ``on_sample``; return the summed statistics."""
         total = ChunkStats()
-        for produced in self._executor.map(_Work(chunk_fn, layout if writer is not None else None), tasks):
-            if writer is not None:
-                writer.extend(produced.branches, tree=tree)
-            if on_sample is not None and produced.sample is not None:
-                on_sample(produced.sample)
-            total = total + produced.stats
-            self._bar.update(produced.stats.n_trials)
-            del produced  # do not keep this chunk alive while the next one is produced
+        handoff = _Handoff(writer, tree) if writer is not None else None
+        try:
+            for produced in self._executor.map(_Work(chunk_fn, layout if writer is not None else None), tasks):
+                if handoff is not None:
+                    handoff.put(produced.branches)
+                if on_sample is not None and produced.sample is not None:
+                    on_sample(produced.sample)
+                total = total + produced.stats
+                self._bar.update(produced.stats.n_trials)
+                del produced  # do not keep this chunk alive while the next one is produced
+        except BaseException:
+            if handoff is not None:
+                handoff.abandon()
+            raise
+        if handoff is not None:
+            handoff.close()
         _check_finite(total)
         return total
 
