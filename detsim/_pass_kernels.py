@@ -23,12 +23,11 @@ import math
 
 import numpy as np
 
-from ._finder_kernels import _ray, _ring_distance
+from ._finder_kernels import _ring_distance
 from ._kernels import (
     C_CM_PER_NS,
     HAVE_NUMBA,
     _beta,
-    _event_top,
     _helix,
     _highland,
     _hit_time,
@@ -80,10 +79,10 @@ def _pymod(x, y):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pyfloordiv(x, y):  # pragma: no cover - compiled
-    """Python's float x // y for x >= 0, y > 0: floor(x / y) unless the quotient lies within
-    1e-9 of an integer, where rounding could cross it and Python's exact rule is taken."""
-    q = x / y
+def _pyfloordiv(x, y, inv_y):  # pragma: no cover - compiled
+    """Python's float x // y for x >= 0, y > 0 (``inv_y`` = 1/y): floor(x inv_y) unless that
+    lies within 1e-9 of an integer, where rounding could cross it and Python's rule is taken."""
+    q = x * inv_y
     f = math.floor(q)
     if q - f < 1e-9 or f + 1.0 - q < 1e-9:
         return x // y
@@ -91,16 +90,16 @@ def _pyfloordiv(x, y):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _half_bin(x, width, n_h):  # pragma: no cover - compiled
+def _half_bin(x, width, inv_width, n_h):  # pragma: no cover - compiled
     """int((x % 2 pi) // width) % n_h (:func:`detsim._kernels._bins`)."""
-    return int(_pyfloordiv(_pymod(x, _TWO_PI), width)) % n_h
+    return int(_pyfloordiv(_pymod(x, _TWO_PI), width, inv_width)) % n_h
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bins_fast(phi, r, kappa, width, n_h):  # pragma: no cover - compiled
+def _bins_fast(phi, r, kappa, width, inv_width, n_h):  # pragma: no cover - compiled
     """:func:`detsim._kernels._bins` with the same results and fewer library calls."""
     shift = math.asin(min(max(0.5 * kappa * r, -1.0), 1.0)) if kappa != 0.0 else 0.0
-    return _half_bin(phi - shift, width, n_h), _half_bin(phi + shift - math.pi, width, n_h)
+    return _half_bin(phi - shift, width, inv_width, n_h), _half_bin(phi + shift - math.pi, width, inv_width, n_h)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -118,6 +117,17 @@ def _poisson_delta(ud, mu):  # pragma: no cover - compiled
         width = term
         cdf += term
     return nd, min(max((ud - lower) / max(width, 1e-300), 0.0), 1.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _smear(count, radii, res_rphi, res_z, h_layer, h_phi, h_z, h_urphi, h_uz):  # pragma: no cover - compiled
+    """Measured phi (mod 2 pi) and z of an MCP's ``count`` hits: the true crossing smeared by
+    the r-phi and z resolutions with the conditional uniforms of the hit draws
+    (:func:`detsim.tracker._layer_hits`; float32 as the hit arrays hold them)."""
+    for j in range(count):
+        r_k = radii[h_layer[j]]
+        h_phi[j] = np.float32(_pymod(h_phi[j] + res_rphi / r_k * _gauss(h_urphi[j]), _TWO_PI))
+        h_z[j] = np.float32(h_z[j] + res_z * _gauss(h_uz[j]))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -189,6 +199,8 @@ def _walk_helix(
     h_z,
     h_mech,
     h_t,
+    h_urphi,
+    h_uz,
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
     """MCP g (event e, w = 0 chi / 1 chibar) through every gas shell along the helix through the
     IP: :func:`detsim._kernels.stepped_layer` shell after shell with the state in registers.
@@ -291,20 +303,21 @@ def _walk_helix(
         pr = -math.expm1(-clusters * path)
         ui = u_layer[k, w, e]
         ion = ui < pr
-        if ion:
-            u_rphi = ui / max(pr, 1e-300)
-        else:
-            u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
+        # the conditional uniform of the ionisation draw (both quotients, then a select: the
+        # hit pattern is random, a branch on it is mispredicted half the time)
+        u_fired = ui / max(pr, 1e-300)
+        u_quiet = (ui - pr) / max(1.0 - pr, 1e-300)
         nd, u_z = _poisson_delta(u_layer[k, 2 + w, e], delta_rate * path)
         n_delta[g] += nd
-        if ion or nd > 0:
-            n_hits[g] += 1
-            h_layer[n_out] = k
-            h_phi[n_out] = np.float32(_pymod(phi_t + res_rphi / r_k * _gauss(u_rphi), _TWO_PI))
-            h_z[n_out] = np.float32(z_t + res_z * _gauss(u_z))
-            h_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
-            h_t[n_out] = t_hit
-            n_out += 1
+        # written every layer, kept (n_out advanced) only for a hit; smeared after the walk
+        h_layer[n_out] = k
+        h_phi[n_out] = phi_t
+        h_z[n_out] = z_t
+        h_mech[n_out] = np.int8(ion) + 2 * np.int8(nd > 0)
+        h_t[n_out] = t_hit
+        h_urphi[n_out] = u_fired if ion else u_quiet
+        h_uz[n_out] = u_z
+        n_out += ion | (nd > 0)
     if alive:
         stat = 0  # escaped
     status[g] = stat
@@ -313,6 +326,8 @@ def _walk_helix(
     z[g] = z_c
     radius[g] = r_a
     t_now[g] = t_c
+    n_hits[g] += n_out
+    _smear(n_out, radii, res_rphi, res_z, h_layer, h_phi, h_z, h_urphi, h_uz)
     return n_out
 
 
@@ -377,6 +392,8 @@ def _walk_scatter(
     h_z,
     h_mech,
     h_t,
+    h_urphi,
+    h_uz,
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
     """MCP g (event e, w = 0 chi / 1 chibar) through every gas shell with multiple scattering:
     :func:`detsim._kernels.stepped_layer_ms` shell after shell with the state in registers.
@@ -502,20 +519,18 @@ def _walk_scatter(
             pr = -math.expm1(-clusters * path)
             ui = u_layer[k, w, e]
             ion = ui < pr
-            if ion:
-                u_rphi = ui / max(pr, 1e-300)
-            else:
-                u_rphi = (ui - pr) / max(1.0 - pr, 1e-300)
+            u_fired = ui / max(pr, 1e-300)
+            u_quiet = (ui - pr) / max(1.0 - pr, 1e-300)
             nd, u_z = _poisson_delta(u_layer[k, 2 + w, e], delta_rate * path)
             n_delta[g] += nd
-            if ion or nd > 0:
-                n_hits[g] += 1
-                h_layer[n_out] = k
-                h_phi[n_out] = np.float32(_pymod(phi_t + res_rphi / r_k * _gauss(u_rphi), _TWO_PI))
-                h_z[n_out] = np.float32(z_k + res_z * _gauss(u_z))
-                h_mech[n_out] = (1 if ion else 0) + (2 if nd > 0 else 0)
-                h_t[n_out] = t_hit
-                n_out += 1
+            h_layer[n_out] = k  # as in _walk_helix: kept only for a hit, smeared after the walk
+            h_phi[n_out] = phi_t
+            h_z[n_out] = z_k
+            h_mech[n_out] = np.int8(ion) + 2 * np.int8(nd > 0)
+            h_t[n_out] = t_hit
+            h_urphi[n_out] = u_fired if ion else u_quiet
+            h_uz[n_out] = u_z
+            n_out += ion | (nd > 0)
         if not alive:
             break
     if alive:
@@ -529,6 +544,8 @@ def _walk_scatter(
     t_now[g] = tc
     ms_x0[g], ms_var[g], ms_omega[g] = acc_x0, acc_var, acc_om
     ms_kick_bend[g], ms_kick_polar[g] = acc_kb, acc_kp
+    n_hits[g] += n_out
+    _smear(n_out, radii, res_rphi, res_z, h_layer, h_phi, h_z, h_urphi, h_uz)
     return n_out
 
 
@@ -697,8 +714,10 @@ def helix_pass(
     n_l = radii.shape[0]
     radii32 = radii.astype(np.float32)
     h_layer = np.empty((2, n_l), dtype=np.int16)
-    h_phi = np.empty((2, n_l), dtype=np.float32)
-    h_z = np.empty((2, n_l), dtype=np.float32)
+    h_phi = np.empty((2, n_l))
+    h_z = np.empty((2, n_l))
+    h_urphi = np.empty((2, n_l))
+    h_uz = np.empty((2, n_l))
     h_mech = np.empty((2, n_l), dtype=np.int8)
     h_t = np.empty((2, n_l))
     phi_layer = np.empty(n_l, dtype=np.float32)
@@ -725,7 +744,7 @@ def helix_pass(
                 f_rad, f_beta, f_clusters, f_delta, f_invalid,
                 t_dedx, t_dedx_ion, t_delta, t_mean_e, t_invalid, lo, step, size,
                 u_layer, path_gas, n_delta, n_hits, invalid, beta_min, phi_layer,
-                h_layer[w], h_phi[w], h_z[w], h_mech[w], h_t[w],
+                h_layer[w], h_phi[w], h_z[w], h_mech[w], h_t[w], h_urphi[w], h_uz[w],
             )  # fmt: skip
             _sagitta_inputs(phi_layer, radii, g, sag_mid, sag_a, sag_b)
             if w == 0:
@@ -825,8 +844,10 @@ def scatter_pass(
     n_l = radii.shape[0]
     radii32 = radii.astype(np.float32)
     h_layer = np.empty((2, n_l), dtype=np.int16)
-    h_phi = np.empty((2, n_l), dtype=np.float32)
-    h_z = np.empty((2, n_l), dtype=np.float32)
+    h_phi = np.empty((2, n_l))
+    h_z = np.empty((2, n_l))
+    h_urphi = np.empty((2, n_l))
+    h_uz = np.empty((2, n_l))
     h_mech = np.empty((2, n_l), dtype=np.int8)
     h_t = np.empty((2, n_l))
     phi_layer = np.empty(n_l, dtype=np.float32)
@@ -854,7 +875,7 @@ def scatter_pass(
                 t_dedx, t_dedx_ion, t_delta, t_mean_e, t_invalid, lo, step, size,
                 u_layer, u_scatter, path_gas, n_delta, n_hits, invalid, beta_min,
                 ms_x0, ms_var, ms_omega, ms_kick_bend, ms_kick_polar, phi_layer,
-                h_layer[w], h_phi[w], h_z[w], h_mech[w], h_t[w],
+                h_layer[w], h_phi[w], h_z[w], h_mech[w], h_t[w], h_urphi[w], h_uz[w],
             )  # fmt: skip
             _sagitta_inputs(phi_layer, radii, g, sag_mid, sag_a, sag_b)
             if w == 0:
@@ -881,44 +902,81 @@ def scatter_pass(
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _ray_fast(c, ci, j, n_h, min_per_ray):  # pragma: no cover - compiled
+    """:func:`detsim._finder_kernels._ray` as selects rather than branches."""
+    nxt = j + 1 if j + 1 < n_h else 0
+    count = c[j] + c[nxt]
+    return count if (count >= min_per_ray) & (ci[j] + ci[nxt] > 0) else 0
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _two_rays(hbin, inner, m, c, ci, n_h, min_per_ray, separation):  # pragma: no cover - compiled
-    """Best two-ray total of one event's hits (half-bins ``hbin[:m]``, inner flags): the body
-    of :func:`detsim._finder_kernels.two_rays_per_event`; the counters are left at zero."""
+    """Best two-ray total of one event's hits (half-bins ``hbin[:m]``, inner flags): what
+    :func:`detsim._finder_kernels.two_rays_per_event` finds for the event, with maxima taken by
+    selects (the data-dependent branches there cost more than the counting). The fullest ray
+    j* with the smallest index among equals is the largest key E (H + 1) + (H - j)."""
     for j in range(m):
         c[hbin[j]] += 1
-        if inner[j]:
-            ci[hbin[j]] += 1
-    top, star = 0, -1
+        ci[hbin[j]] += inner[j]
+    key = 0
     for j in range(m):
         h = hbin[j]
-        for road in (h - 1 if h > 0 else n_h - 1, h):
-            nr = _ray(c, ci, road, n_h, min_per_ray)
-            if nr > top or (nr == top and nr > 0 and road < star):
-                top, star = nr, road
+        prev = h - 1 if h > 0 else n_h - 1
+        e0 = _ray_fast(c, ci, prev, n_h, min_per_ray)
+        e1 = _ray_fast(c, ci, h, n_h, min_per_ray)
+        k0 = e0 * (n_h + 1) + (n_h - prev) if e0 > 0 else 0
+        k1 = e1 * (n_h + 1) + (n_h - h) if e1 > 0 else 0
+        key = max(key, max(k0, k1))
     total = 0
-    if star >= 0:
+    if key > 0:
+        top = key // (n_h + 1)
+        star = n_h - key % (n_h + 1)
         partner = 0
         for j in range(m):
             h = hbin[j]
-            for road in (h - 1 if h > 0 else n_h - 1, h):
-                if _ring_distance(road, star, n_h) >= separation:
-                    nr = _ray(c, ci, road, n_h, min_per_ray)
-                    if nr > partner:
-                        partner = nr
+            prev = h - 1 if h > 0 else n_h - 1
+            e0 = _ray_fast(c, ci, prev, n_h, min_per_ray)
+            e1 = _ray_fast(c, ci, h, n_h, min_per_ray)
+            e0 = e0 if _ring_distance(prev, star, n_h) >= separation else 0
+            e1 = e1 if _ring_distance(h, star, n_h) >= separation else 0
+            partner = max(partner, max(e0, e1))
         if partner > 0:
             total = top + partner
         for s in range(1 - separation, separation):
             for t in range(s + separation, separation):
                 if s == 0 or t == 0:
                     continue
-                ra = _ray(c, ci, (star + s) % n_h, n_h, min_per_ray)
-                rb = _ray(c, ci, (star + t) % n_h, n_h, min_per_ray)
+                ra = _ray_fast(c, ci, (star + s) % n_h, n_h, min_per_ray)
+                rb = _ray_fast(c, ci, (star + t) % n_h, n_h, min_per_ray)
                 if ra > 0 and rb > 0 and ra + rb > total:
                     total = ra + rb
     for j in range(m):
         c[hbin[j]] = 0
         ci[hbin[j]] = 0
     return total
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _event_top_fast(fbin, bbin, m, cf, cb, n_h):  # pragma: no cover - compiled
+    """:func:`detsim._kernels._event_top` (largest road count, both sides hit) with selects;
+    the counters are left at zero."""
+    for j in range(m):
+        cf[fbin[j]] += 1
+        cb[bbin[j]] += 1
+    top = 0
+    for j in range(m):
+        for h in (fbin[j], bbin[j]):
+            prev = h - 1 if h > 0 else n_h - 1
+            nxt = h + 1 if h + 1 < n_h else 0
+            nf0, nb0 = cf[prev] + cf[h], cb[prev] + cb[h]
+            nf1, nb1 = cf[h] + cf[nxt], cb[h] + cb[nxt]
+            v0 = nf0 + nb0 if (nf0 > 0) & (nb0 > 0) else 0
+            v1 = nf1 + nb1 if (nf1 > 0) & (nb1 > 0) else 0
+            top = max(top, max(v0, v1))
+    for j in range(m):
+        cf[fbin[j]] = 0
+        cb[bbin[j]] = 0
+    return top
 
 
 @njit(cache=True, nogil=True)
@@ -946,6 +1004,7 @@ def pairs_pass(
     for events the line missed; the two rays (a hit is inner when ``hit_r < inner_radius``,
     compared in float32, if ``use_inner``)."""
     width = 2.0 * math.pi / n_h
+    inv_width = 1.0 / width
     n_ev = offsets.shape[0] - 1
     max_hits = 0
     for e in range(n_ev):
@@ -965,14 +1024,15 @@ def pairs_pass(
             continue
         for j in range(m):
             phi = np.float64(hit_phi[a + j])
-            fbin[j], bbin[j] = _bins_fast(phi, np.float64(hit_r[a + j]), 0.0, width, n_h)
-            hbin[j] = _half_bin(phi, width, n_h)
+            hbin[j] = _half_bin(phi, width, inv_width, n_h)
+            fbin[j] = hbin[j]  # the line's forward half-bin: phi - 0
+            bbin[j] = _half_bin(phi - math.pi, width, inv_width, n_h)
             if use_inner:
                 inner[j] = hit_r[a + j] < inner_radius
         total = _two_rays(hbin, inner, m, c, ci, n_h, min_per_ray, separation)
         hits_boosted[e] = total
         found_boosted[e] = total >= min_hits
-        top = _event_top(fbin, bbin, 0, m, cf, cb, n_h)
+        top = _event_top_fast(fbin, bbin, m, cf, cb, n_h)
         hits_line[e] = top
         hits_circle[e] = top
         if top >= min_hits:
@@ -984,8 +1044,9 @@ def pairs_pass(
             if kappa == 0.0:
                 continue
             for j in range(m):
-                fbin[j], bbin[j] = _bins_fast(np.float64(hit_phi[a + j]), np.float64(hit_r[a + j]), kappa, width, n_h)
-            top = _event_top(fbin, bbin, 0, m, cf, cb, n_h)
+                phi, r = np.float64(hit_phi[a + j]), np.float64(hit_r[a + j])
+                fbin[j], bbin[j] = _bins_fast(phi, r, kappa, width, inv_width, n_h)
+            top = _event_top_fast(fbin, bbin, m, cf, cb, n_h)
             if top > best:
                 best = top
             if top >= min_hits:
