@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from scipy import integrate
 
-from analysis.selections import bbg_symmetric, besiii_preselection
 from analysis.validation import (
     Row,
     born_exact_pb,
@@ -25,6 +25,7 @@ from analysis.validation import (
     region_integral,
     spectrum_band_fb,
     spread_average,
+    w_radiator,
 )
 from detsim.ecl import StochasticResolution
 from detsim.eloss import beta_floor_delta, beta_floor_ionization, dedx_ev_per_cm, delta_rate_per_cm
@@ -203,13 +204,21 @@ def validate_chi_pair(card: ChiPairCard, n_events: int, seed: int) -> tuple[list
         if ladder:
             eps_grid = np.geomspace(3e-4, 3e-2, 13)
             extra["collider_effects"] = [
-                simulated_reach(step, eps_grid, n_events=COLLIDER_EVENTS, seed=seed, random_trigger_events=0, label=lab)
+                simulated_reach(
+                    step,
+                    eps_grid,
+                    n_events=min(COLLIDER_EVENTS, n_events),
+                    seed=seed,
+                    random_trigger_events=0,
+                    label=lab,
+                )
                 for lab, step in ladder
             ]
     return rows, extra
 
 
-#: generated pairs per step of the collider-effects ladder of ``mcpgen validate``
+#: generated pairs per step of the collider-effects ladder of ``mcpgen validate`` (fewer when the
+#: validation itself runs fewer events per estimate)
 COLLIDER_EVENTS = 10_000
 
 
@@ -291,24 +300,20 @@ def validate_monophoton(card: MonophotonCard, n_events: int, seed: int) -> tuple
                 continue
             rs = ds.process.beams.sqrt_s0_gev
             if ds.process_name == "nunu_gamma":
-                sigma0 = lambda sp: float(sigma_nunu_pb(sp))  # noqa: E731
+                sigma0 = _last_value(lambda sp: float(sigma_nunu_pb(sp)))
             else:
-                sigma0 = lambda sp: born_exact_pb(sp, m, eps)  # noqa: E731
+                sigma0 = _last_value(lambda sp: born_exact_pb(sp, m, eps))
             stats = run_dataset(engine, perfect, ds, n_events)
             sigma, err = stats.total.sigma_pb(n_events)
             full = region_integral(rs, sigma0, lambda e, c: 1.0, e_min, cmax)
             rows.append(
                 Row(f"{ds.label}: sigma in generation cuts [fb]", "L / phys. §4-5", 1e3 * sigma, 1e3 * err, 1e3 * full)
             )
-            tb = math.acos(card.cos_theta_b)
-
-            def selected(e, c, rs=rs, tb=tb):
-                pre = besiii_preselection(np.array([e]), np.array([c]))[0]
-                return float(pre and bbg_symmetric(np.array([e]), np.array([math.acos(c)]), rs, math.cos(tb))[0])
+            x_hi = 1.0 - 4.0 * m * m / rs**2 if ds.process_name == "chi_pair_gamma" else 1.0
 
             passed = stats.cutflow.final("bbg")
             mc, mc_err = 1e3 * passed.sum_w / n_events, 1e3 * math.sqrt(passed.sum_w2) / n_events
-            ana = 1e3 * region_integral(rs, sigma0, selected, e_min, cmax)
+            ana = 1e3 * _selected_integral(rs, sigma0, e_min, cmax, card.cos_theta_b, x_hi)
             rows.append(
                 Row(f"{ds.label}: after pre-selection + bBG [fb]", "L eq. 1", mc, mc_err, ana, "perfect detector")
             )
@@ -337,6 +342,47 @@ def validate_monophoton(card: MonophotonCard, n_events: int, seed: int) -> tuple
                 )
             )
     return rows, extra
+
+
+def _selected_integral(sqrt_s, sigma0, e_min, cmax, cos_theta_b, x_hi=1.0):
+    """int dcos dx W(x, theta) sigma0(s(1 - x)) (:func:`analysis.validation.w_radiator`) over the
+    BESIII pre-selection (E > 25 MeV with |cos| < 0.8, E > 50 MeV with 0.86 < |cos| < 0.92;
+    :func:`analysis.selections.besiii_preselection`) and the bBG cut E > E_m(theta) (L eq. 1, E_m
+    capped at sqrt(s)/2; :func:`analysis.selections.bbg_symmetric`), |cos| < ``cmax``, E > ``e_min``:
+    the region's edges are the limits of the inner integral, so the integrand is smooth (the
+    reference of the "after pre-selection + bBG" rows). ``x_hi``: upper end of x = 2E/sqrt(s)."""
+    s = sqrt_s**2
+    sin_b = math.sqrt(1.0 - cos_theta_b**2)
+    top = min(x_hi, 1.0 - 1e-12)
+
+    def inner(c, e_thr):
+        e_m = sqrt_s / (1.0 + math.sqrt(max(1.0 - c * c, 0.0)) / sin_b)
+        if e_m >= 0.5 * sqrt_s:
+            return 0.0
+        lo = 2.0 * max(e_thr, e_min, e_m) / sqrt_s
+        if lo >= top:
+            return 0.0
+        return integrate.quad(lambda x: w_radiator(x, c) * sigma0(s * (1.0 - x)), lo, top, epsrel=1e-8, limit=200)[0]
+
+    total = 0.0
+    for c_lo, c_hi, e_thr in ((0.0, 0.8, 0.025), (0.86, 0.92, 0.05)):
+        c_hi = min(c_hi, cmax)
+        if c_hi > c_lo:
+            total += 2.0 * integrate.quad(inner, c_lo, c_hi, args=(e_thr,), epsrel=1e-8, limit=200)[0]
+    return total
+
+
+def _last_value(f):
+    """``f`` of one float argument, remembering its last call: the inner quadrature of
+    :func:`analysis.validation.region_integral` calls sigma0(s') at one s' for every cos theta."""
+    memo = [None, 0.0]
+
+    def g(x):
+        if memo[0] != x:
+            memo[0], memo[1] = x, f(x)
+        return memo[1]
+
+    return g
 
 
 def _nunu_spectrum(engine: Engine, card: MonophotonCard, ds: Dataset, n_events: int) -> dict:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import CARDS, ROOT
 from scipy import stats
 
@@ -62,3 +63,11 @@ def test_validate_cli_monophoton(tmp_path):
     chi2 = float(np.sum(((mc - ana) / err) ** 2))
     assert stats.chi2.sf(chi2, len(mc)) > 1e-3, chi2
     assert (tmp_path / "spectrum.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("card_path", sorted(CARDS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_validate_every_bundled_card(tmp_path, card_path):
+    """Every bundled card runs through ``mcpgen validate`` (tiny samples: no numbers checked here)."""
+    run_validate(load_card(card_path), tmp_path, n_events=300, seed=5)
+    assert "rows" in json.loads((tmp_path / "validation.json").read_text())
+    assert (tmp_path / "validation.txt").exists()
