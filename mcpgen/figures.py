@@ -134,7 +134,7 @@ L_QUOTED = {
         ((0.1, 4.0), 1e-3, "tab:red", ""),
     ],
     "stcf": [((0.003, 1.0), 1e-4, "tab:blue", "L Results: STCF 4 GeV 20 ab⁻¹ ε ≲ 10⁻⁴, m = 3 MeV–1 GeV")],
-    "bes3": [((0.1, 1.5), 1e-3, "tab:green", "L Fig. 8 (read off): BESIII ≈ 10⁻³ above 100 MeV")],
+    "bes3": [((0.1, 1.5), 1e-3, "tab:purple", "L Fig. 8 (read off): BESIII ≈ 10⁻³ above 100 MeV")],
     "babar": [((1.0, 3.0), 1e-1, "k", "L Results: BaBar ε ~ 10⁻¹, m ~ 1–3 GeV")],
 }
 
@@ -144,9 +144,10 @@ def fig_l3(out, n=None):
         out,
         n,
         "belle2",
-        ["low_mass", "high_mass", "bbg"],
+        ["low_mass", "high_mass", "bbg", "optimised"],
         "l_fig3",
-        "L Fig. 3: Belle II 50 ab⁻¹ (low/high-mass with gBG; bbg: bBG cut with a resolution margin, no gBG)",
+        "L Fig. 3: Belle II 50 ab⁻¹ (low/high-mass with gBG; bbg: bBG cut with a resolution margin, no gBG;\n"
+        "optimised: L's window on top of it)",
         markers=L_QUOTED["belle2"],
     )
 
@@ -156,9 +157,11 @@ def fig_l5(out, n=None):
     for card, color in (("stcf_2gev", "tab:green"), ("stcf_4gev", "tab:blue"), ("stcf_7gev", "tab:purple")):
         res = _scan(card, out, card, n=n)
         m = np.asarray(res["masses_gev"])
-        ax.plot(m, np.asarray(res["best"]["chi2"], dtype=float), color=color, label=f"{card} χ²")
-        ax.plot(m, np.asarray(res["best"]["cls"], dtype=float), color=color, ls="--", label=f"{card} CLs")
-    return _finish(fig, ax, out, "l_fig5", "m_χ [GeV]", log_x=True, title="L Fig. 5: STCF 10 ab⁻¹, bBG cut")
+        chi2 = res["limits"]["chi2"]
+        ax.plot(m, np.asarray(chi2["bbg"], dtype=float), color=color, label=f"{card} bBG cut")
+        ax.plot(m, np.asarray(chi2["optimised"], dtype=float), color=color, ls="--", label=f"{card} optimised")
+    title = "L Fig. 5: STCF 10 ab⁻¹, expected 95 % CL (χ²); solid: bBG cut (1σ resolution margin), dashed: optimised"
+    return _finish(fig, ax, out, "l_fig5", "m_χ [GeV]", log_x=True, title=title)
 
 
 #: eps at which the signal of the m^2 spectra is drawn (the card's chi_pair_gamma is at its mcp.epsilon)
