@@ -93,7 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cards", nargs="+", default=["sct_3gev", "sct_3gev_realistic"])
     parser.add_argument("-n", default="1e6", help="events per throughput run (default 1e6)")
-    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--workers", nargs="*", type=int, default=[1, 2], help="throughput runs (none: skip)")
     parser.add_argument("--hits", default=None, help="--hits of every run (default: the card's output.hits)")
     parser.add_argument(
         "--memory-n", nargs="*", default=["1e6", "1e7"], help="sizes of the memory runs (sct_3gev, 2 workers)"

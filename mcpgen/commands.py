@@ -27,10 +27,10 @@ from .options import (
     set_option,
     workers_option,
 )
-from .output import prepare_dir, run_directory
 
 # Each command loads what it needs when it runs (importlib; a run never loads the limits, plots or
-# event-file writers of the other commands): the start-up of 'mcpgen run' is the cost of its chain.
+# event-file writers of the other commands, and 'mcpgen run --help' loads click alone): the
+# start-up of 'mcpgen run' is the cost of its chain.
 
 __all__ = ["run_command", "scan_command", "validate_command", "figure_command", "convert_command"]
 
@@ -41,6 +41,11 @@ def _card(card_path: str | None, overrides):
             "no card given; run e.g. 'mcpgen --card sct_3gev -n 1e6' (a card file or a bundled card name)."
         )
     return importlib.import_module("mcpgen.build").load_card(card_path, overrides)
+
+
+def _output():
+    """:mod:`mcpgen.output` (uproot, awkward), loaded when a command writes, not for its help."""
+    return importlib.import_module("mcpgen.output")
 
 
 @click.command("run")
@@ -70,7 +75,7 @@ def run_command(
     workers = parse_count(workers_text, "--workers") if workers_text else card.run.workers
     chunk = parse_count(chunk_text, "--chunk-size") if chunk_text else None
     run = importlib.import_module("mcpgen.pipeline").run
-    with run_directory(out_dir or card.output.dir, "run") as out:
+    with _output().run_directory(out_dir or card.output.dir, "run") as out:
         summary = run(card, n_events, out, seed=seed, workers=workers, chunk_size=chunk, progress=progress)
     click.echo(summary.format())
 
@@ -98,7 +103,7 @@ def scan_command(
     if card.scan is None:
         raise UsageError(f"card {card.source} has no 'scan' section (mass and epsilon grids)")
     run_scan = importlib.import_module("mcpgen.scan").run_scan
-    with run_directory(out_dir, "scan") as out:
+    with _output().run_directory(out_dir, "scan") as out:
         result = run_scan(card, out, n, seed)
     click.echo(result.format())
 
@@ -114,7 +119,7 @@ def validate_command(card_path, out_dir, n_text, seed_text, overrides):
     card = _card(card_path, overrides)
     n = parse_count(n_text) if n_text else None
     run_validate = importlib.import_module("mcpgen.validate").run_validate
-    with run_directory(out_dir, "validate") as out:
+    with _output().run_directory(out_dir, "validate") as out:
         result = run_validate(card, out, n, parse_seed(seed_text))
     click.echo(result.format())
 
@@ -142,7 +147,7 @@ def figure_command(name, out_dir, n_text, workers_text=None, executor=None, sche
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # empty contours / all-nan masses
         files = figures.make_figure(
-            name, prepare_dir(out_dir), n, executor=executor, scheduler=scheduler, workers=workers
+            name, _output().prepare_dir(out_dir), n, executor=executor, scheduler=scheduler, workers=workers
         )
     click.echo(f"figure {name}: {files}")
 
@@ -166,7 +171,7 @@ def convert_command(source, destination, tree, format_name, chi_pdg):
     if not Path(source).is_file():
         raise UsageError(f"no such file {source!r}; give an events.root written by 'mcpgen run'.")
     convert_root = importlib.import_module("mcpgen.eventfiles").convert_root
-    prepare_dir(Path(destination).parent)
+    _output().prepare_dir(Path(destination).parent)
     try:
         result = convert_root(source, destination, format=format_name, tree=tree, chi_pdg=chi_pdg)
     except ValueError as exc:

@@ -33,12 +33,13 @@ def _python(code: str, *args, env=None) -> subprocess.CompletedProcess:
 
 
 def test_help_loads_no_numerical_stack():
-    code = (
-        "import sys\nfrom click.testing import CliRunner\nfrom mcpgen.cli import main\n"
-        "result = CliRunner().invoke(main, ['--help'])\nassert result.exit_code == 0, result.output\n"
-        "print('LOADED', sorted(m for m in ('numpy', 'awkward', 'uproot', 'numba', 'scipy') if m in sys.modules))"
-    )
-    assert _python(code).stdout.strip().splitlines()[-1] == "LOADED []"
+    for args in (["--help"], ["run", "--help"], ["convert", "--help"]):
+        code = (
+            "import sys\nfrom click.testing import CliRunner\nfrom mcpgen.cli import main\n"
+            f"result = CliRunner().invoke(main, {args!r})\nassert result.exit_code == 0, result.output\n"
+            "print('LOADED', sorted(m for m in ('numpy', 'awkward', 'uproot', 'numba', 'scipy') if m in sys.modules))"
+        )
+        assert _python(code).stdout.strip().splitlines()[-1] == "LOADED []", args
 
 
 def test_run_loads_only_its_chain_and_a_second_run_compiles_nothing(tmp_path):
