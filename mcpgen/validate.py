@@ -31,6 +31,7 @@ from detsim.ecl import StochasticResolution
 from detsim.eloss import beta_floor_delta, beta_floor_ionization, dedx_ev_per_cm, delta_rate_per_cm
 from detsim.simulate import simulate
 from generator.monophoton import sigma_nunu_pb
+from generator.two_photon import sigma_tagged_pb
 
 from . import plots
 from .build import ChiPairCard, Dataset, MonophotonCard
@@ -317,6 +318,14 @@ def validate_monophoton(card: MonophotonCard, n_events: int, seed: int) -> tuple
             rows.append(
                 Row(f"{ds.label}: after pre-selection + bBG [fb]", "L eq. 1", mc, mc_err, ana, "perfect detector")
             )
+        for ds in card.datasets:
+            if ds.process_name != "gg":
+                continue
+            # e+e- -> gamma gamma: one photon tagged in the CM window, QED (generator/two_photon.py)
+            stats = run_dataset(engine, perfect, ds, n_events)
+            sigma, err = stats.total.sigma_pb(n_events)
+            ana = sigma_tagged_pb(ds.process.beams.sqrt_s0_gev, cmax)
+            rows.append(Row(f"{ds.label}: sigma in generation cuts [pb]", "QED, phys. §8", sigma, err, ana, "m_e -> 0"))
         extra = {}
         spectra = [d for d in symmetric if d.process_name == "nunu_gamma"]
         if spectra:
