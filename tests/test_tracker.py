@@ -446,9 +446,9 @@ def _pass_driver(events, trk, mode, seed):
 def test_compiled_pass_is_the_layer_driver_bit_for_bit(scatter, window):
     """The whole-chunk pass gives the shell-by-shell compiled driver's output exactly -- every
     hit column in the same order, every per-MCP array -- and the numpy reference's hits and
-    per-MCP arrays exactly up to the order of the chi/chibar blocks within an event, on a mix
-    of frozen, slowing and stopping MCPs (each class present), with and without multiple
-    scattering and a readout window."""
+    per-MCP arrays (integers exactly, floats to 1e-12) up to the order of the chi/chibar blocks
+    within an event, on a mix of frozen, slowing, range-table and stopping MCPs, with and
+    without multiple scattering and a readout window."""
     from detsim.geometry import BeamPipe
 
     pipe = BeamPipe(material("beryllium"), 3.0, 0.05)
