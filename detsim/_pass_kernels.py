@@ -91,15 +91,12 @@ def _pyfloordiv(x, y, inv_y):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, inline="always")
 def _half_bin(x, width, inv_width, n_h):  # pragma: no cover - compiled
-    """int((x % 2 pi) // width) % n_h (:func:`detsim._kernels._bins`)."""
-    return int(_pyfloordiv(_pymod(x, _TWO_PI), width, inv_width)) % n_h
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _bins_fast(phi, r, kappa, width, inv_width, n_h):  # pragma: no cover - compiled
-    """:func:`detsim._kernels._bins` with the same results and fewer library calls."""
-    shift = math.asin(min(max(0.5 * kappa * r, -1.0), 1.0)) if kappa != 0.0 else 0.0
-    return _half_bin(phi - shift, width, inv_width, n_h), _half_bin(phi + shift - math.pi, width, inv_width, n_h)
+    """int((x % 2 pi) // width) % n_h (:func:`detsim._kernels._bins`); the quotient lies in
+    [0, n_h], so the integer remainder is a subtraction."""
+    v = int(_pyfloordiv(_pymod(x, _TWO_PI), width, inv_width))
+    if v >= n_h:
+        v -= n_h
+    return v if 0 <= v < n_h else v % n_h
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -991,6 +988,8 @@ def pairs_pass(
     separation,
     inner_radius,
     use_inner,
+    hit_layer,
+    layer_r,
     found_line,
     found_circle,
     hits_line,
@@ -1002,7 +1001,10 @@ def pairs_pass(
     of length n_events + 1; float32 ``hit_r``, ``hit_phi`` as the hit arrays hold them): events
     with fewer than ``min_hits`` hits are left out; line roads; the circle scan over ``kappas``
     for events the line missed; the two rays (a hit is inner when ``hit_r < inner_radius``,
-    compared in float32, if ``use_inner``)."""
+    compared in float32, if ``use_inner``). With ``hit_layer`` (and float32 ``layer_r``, the
+    layer radii) the circle scan takes a hit's shift asin(kappa r / 2) from a table per
+    curvature and layer wherever the hit sits at its layer's radius (every hit but those of an
+    MCP stopping before the wire); pass an empty ``hit_layer`` to compute every shift."""
     width = 2.0 * math.pi / n_h
     inv_width = 1.0 / width
     n_ev = offsets.shape[0] - 1
@@ -1017,6 +1019,15 @@ def pairs_pass(
     cb = np.zeros(n_h, dtype=np.int32)
     c = np.zeros(n_h, dtype=np.int32)
     ci = np.zeros(n_h, dtype=np.int32)
+    n_k, n_l = kappas.shape[0], layer_r.shape[0]
+    shifts = np.zeros((n_k, n_l))
+    for ik in range(n_k):
+        for ll in range(n_l):
+            shifts[ik, ll] = math.asin(min(max(0.5 * kappas[ik] * np.float64(layer_r[ll]), -1.0), 1.0))
+    with_layers = hit_layer.shape[0] > 0
+    ph = np.empty(max_hits)
+    rr = np.empty(max_hits)
+    lidx = np.full(max_hits, -1, dtype=np.int64)
     for e in range(n_ev):
         a, b = offsets[e], offsets[e + 1]
         m = b - a
@@ -1024,6 +1035,11 @@ def pairs_pass(
             continue
         for j in range(m):
             phi = np.float64(hit_phi[a + j])
+            ph[j] = phi
+            rr[j] = np.float64(hit_r[a + j])
+            if with_layers:
+                ll = hit_layer[a + j]
+                lidx[j] = ll if 0 <= ll < n_l and layer_r[ll] == hit_r[a + j] else -1
             hbin[j] = _half_bin(phi, width, inv_width, n_h)
             fbin[j] = hbin[j]  # the line's forward half-bin: phi - 0
             bbin[j] = _half_bin(phi - math.pi, width, inv_width, n_h)
@@ -1040,12 +1056,18 @@ def pairs_pass(
             found_circle[e] = True
             continue
         best = top
-        for kappa in kappas:
+        for ik in range(n_k):
+            kappa = kappas[ik]
             if kappa == 0.0:
                 continue
             for j in range(m):
-                phi, r = np.float64(hit_phi[a + j]), np.float64(hit_r[a + j])
-                fbin[j], bbin[j] = _bins_fast(phi, r, kappa, width, inv_width, n_h)
+                ll = lidx[j]
+                if ll >= 0:
+                    shift = shifts[ik, ll]
+                else:
+                    shift = math.asin(min(max(0.5 * kappa * rr[j], -1.0), 1.0))
+                fbin[j] = _half_bin(ph[j] - shift, width, inv_width, n_h)
+                bbin[j] = _half_bin(ph[j] + shift - math.pi, width, inv_width, n_h)
             top = _event_top_fast(fbin, bbin, m, cf, cb, n_h)
             if top > best:
                 best = top

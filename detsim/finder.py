@@ -311,11 +311,14 @@ def find_pairs_grouped(
     *,
     min_hits_per_ray: int = MIN_HITS_PER_RAY,
     ray_inner_radius_cm: float | None = None,
+    hit_layer=None,
+    layer_radii_cm=None,
 ):
     """:func:`find_pairs` for hits grouped by event (``counts`` hits per event, in event order;
     float32 ``hit_r`` and ``hit_phi`` as the tracker writes them): every hypothesis in one
     compiled pass over the events (:func:`detsim._pass_kernels.pairs_pass`), same results;
-    the numpy reference when the compiled kernels are off."""
+    the numpy reference when the compiled kernels are off. ``hit_layer`` with the tracker's
+    ``layer_radii_cm`` lets the circle scan tabulate its shifts per layer (optional)."""
     counts = np.asarray(counts, dtype=np.int64)
     n_events = len(counts)
     if not (_kernels.HAVE_NUMBA and USE_COMPILED_KERNEL):
@@ -359,6 +362,8 @@ def find_pairs_grouped(
         RAY_SEPARATION,
         inner,
         ray_inner_radius_cm is not None,
+        np.empty(0, dtype=np.int16) if hit_layer is None else np.asarray(hit_layer),
+        np.asarray(np.zeros(0) if layer_radii_cm is None else layer_radii_cm, dtype=np.float32),
         *out.values(),
     )
     return out

@@ -98,6 +98,8 @@ def _pairs(hits: dict, counts, tracker: Tracker) -> dict:
         tracker.circle_min_radius_cm,
         min_hits_per_ray=_min_hits_per_ray(tracker),
         ray_inner_radius_cm=_ray_inner_radius_cm(tracker),
+        hit_layer=hits.get("hit_layer"),
+        layer_radii_cm=tracker.radii,
     )
 
 
@@ -179,7 +181,7 @@ def random_trigger(tracker: Tracker, n_events: int, source, chunk: int = 200_000
         hits = noise_hits(tracker, chunk_source, n, STAGE_RANDOM_TRIGGER)
         order = np.argsort(hits["hit_event"], kind="stable")
         counts = np.bincount(hits["hit_event"], minlength=n)
-        pairs = _pairs({key: hits[key][order] for key in ("hit_r", "hit_phi")}, counts, tracker)
+        pairs = _pairs({key: hits[key][order] for key in ("hit_r", "hit_phi", "hit_layer")}, counts, tracker)
         for h in HYPOTHESES:
             fakes[h] += int(pairs[f"found_{h}"].sum())
     h_rad, n_min = tracker.road_half_bin_rad, tracker.finder_min_hits

@@ -337,8 +337,13 @@ def test_grouped_pass_matches_find_pairs_exactly(inner):
     out = simulate_tracker(events, trk, numpy_source(10), epsilon=EPS, mass_gev=MASS)
     n = len(events)
     counts = np.bincount(out["hit_event"], minlength=n)
+    out["hit_r"][::7] *= np.float32(0.99)  # off the layer radius, as the hit of an MCP stopping in the cell
     args = (trk.road_half_bin_rad, 4, trk.outer_radius_cm, trk.circle_min_radius_cm)
     grouped = finder.find_pairs_grouped(counts, out["hit_r"], out["hit_phi"], *args, ray_inner_radius_cm=inner)
+    layers = {"hit_layer": out["hit_layer"], "layer_radii_cm": trk.radii}  # tabulated circle shifts
+    tabulated = finder.find_pairs_grouped(
+        counts, out["hit_r"], out["hit_phi"], *args, ray_inner_radius_cm=inner, **layers
+    )
     per_hypothesis = {}
     for compiled in (True, False):
         finder.USE_COMPILED_KERNEL = compiled
@@ -349,7 +354,7 @@ def test_grouped_pass_matches_find_pairs_exactly(inner):
             finder.USE_COMPILED_KERNEL = True
     assert grouped["found_circle"].sum() > grouped["found_line"].sum() > 100
     assert (grouped["hits_boosted"] > 0).sum() > 100
-    for reference in per_hypothesis.values():
+    for reference in (*per_hypothesis.values(), tabulated):
         assert grouped.keys() == reference.keys()
         for key in grouped:
             np.testing.assert_array_equal(grouped[key], reference[key], err_msg=key)
