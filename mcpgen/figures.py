@@ -111,7 +111,10 @@ def fig_g3(out, n=None):
     axes[0, 0].set_ylabel("ε")
     axes[1, 0].set_ylabel("ε")
     plots.legend_outside(axes[0, -1])
-    fig.suptitle("G Fig. 3: SCT one-year programme (G Table 1, 1000 fb⁻¹), N ≥ 3", fontsize=10)
+    fig.suptitle(
+        "G Fig. 3: SCT one-year programme (G Table 1, 1000 fb⁻¹), N ≥ 3; with Kuraev–Fadin ISR (G does not say)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return plots.save(fig, Path(out) / "g_fig3")
 
