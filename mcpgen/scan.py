@@ -395,6 +395,10 @@ class MonophotonScanResult(Result):
         for method, best in self.best.items():
             i = int(np.nanargmin(best)) if np.any(np.isfinite(best)) else 0
             lines.append(f"{method}: best eps {best[i]:.3g} at m = {self.masses_gev[i]:.4g} GeV")
+        for method, opt in (self.optimised or {}).get("limits", {}).items():
+            if np.any(np.isfinite(opt)):
+                i = int(np.nanargmin(opt))
+                lines.append(f"{method}, optimised window: eps {opt[i]:.3g} at m = {self.masses_gev[i]:.4g} GeV")
         lines.append(f"scan written to {self.files}")
         return "\n".join(lines)
 
