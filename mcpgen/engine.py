@@ -6,8 +6,8 @@ function ``chunk_fn(task) -> Chunk``. The :class:`Engine` resolves the seed, run
 executor (results in task order, a bounded number in flight), flattens each chunk's events to
 branches in the worker (:func:`mcpgen.output.flatten`), streams them to the writer, adds up the
 per-chunk :class:`ChunkStats`, hands each chunk's small ``sample`` to the chain, and drives the
-progress bar. The writer runs in a thread of its own (:class:`_Handoff`, one chunk queued): the
-next chunk is computed or received while the last one is compressed and written. Events
+progress bar. The writer runs in a thread of its own (:class:`_Handoff`): the next chunk is
+computed or received while the last one is compressed and written. Events
 ``0 .. N-1`` are cut into chunks of ``chunk_size``; each chunk draws its uniforms from the
 per-block streams of :mod:`mcpgen.rng`, so the output does not depend on the chunk size, the
 executor or the number of workers.
@@ -96,14 +96,16 @@ class _Work:
 
 
 class _Handoff:
-    """Chunks of branches written by ``writer`` in a thread, in order, at most one waiting (so
-    at most two chunks are held beyond the executor's). :meth:`close` waits for the last write and
-    raises the writer's error; :meth:`abandon` (the run failed) drops what is queued and waits
-    only for the write in progress, so the writer is idle when its file is closed."""
+    """Chunks of branches written by ``writer`` in a thread, in order: :meth:`put` hands a chunk
+    over once the previous one is written, so one chunk is written while the next is computed or
+    received (one chunk held beyond the executor's). :meth:`close` waits for the last write and
+    raises the writer's error; :meth:`abandon` (the run failed) waits only for the write in
+    progress, so the writer is idle when its file is closed."""
 
     def __init__(self, writer, tree: str | None):
         self._writer, self._tree = writer, tree
-        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._queue: queue.Queue = queue.Queue()
+        self._idle = threading.Semaphore(1)  # released when a write ends
         self._error: BaseException | None = None
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="mcpgen-writer", daemon=True)
@@ -117,9 +119,12 @@ class _Handoff:
                 except BaseException as exc:  # raised in the run's thread
                     self._error = exc
             del branches
+            self._idle.release()
 
     def put(self, branches: dict) -> None:
+        self._idle.acquire()  # the previous chunk is written
         if self._error is not None:
+            self._idle.release()
             raise self._error
         self._queue.put(branches)
 
@@ -131,11 +136,6 @@ class _Handoff:
 
     def abandon(self) -> None:
         self._stop = True
-        while True:  # make room for the end marker without waiting for queued writes
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
         self._queue.put(None)
         self._thread.join()
 
