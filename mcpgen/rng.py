@@ -5,9 +5,10 @@ Uniforms are drawn in fixed blocks of :data:`BLOCK_SIZE` events; block ``b`` of 
 the same random numbers whatever the chunk size or the number of workers: chunks only decide how
 many blocks are evaluated together.
 
-The blocks of one call are seeded together (:func:`block_states`): numpy's ``SeedSequence``
-hash and PCG64's seeding step evaluated as array arithmetic over the blocks, then one reused
-generator per thread is set to each block's state -- bit for bit the generator
+The blocks are seeded without building objects (:func:`block_states`): numpy's ``SeedSequence``
+hash (the stream's own words hashed once and cached, the block's word mixed in last) and PCG64's
+seeding step in Python integers, then one reused generator per thread is set to each block's
+state -- bit for bit the generator
 ``Generator(PCG64(SeedSequence(seed, spawn_key=(*k, b))))`` (checked in
 ``tests/test_reproducibility.py``), at a fraction of the cost of building three objects per block.
 Uniforms are written straight into the returned array.
