@@ -13,7 +13,7 @@ import numpy as np
 
 from ._kernels import HAVE_NUMBA, njit
 
-__all__ = ["HAVE_NUMBA", "two_rays_per_event"]
+__all__ = ["HAVE_NUMBA", "two_rays_per_event", "ring_distance"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -28,7 +28,7 @@ def _ray(c, ci, j, n_h, min_per_ray):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ring_distance(a, b, n_h):  # pragma: no cover - compiled
+def ring_distance(a, b, n_h):  # pragma: no cover - compiled
     d = abs(a - b)
     return min(d, n_h - d)
 
@@ -79,7 +79,7 @@ def two_rays_per_event(
             for j in range(a, b):
                 h = hbin[j]
                 for road in (h - 1 if h > 0 else n_h - 1, h):
-                    if _ring_distance(road, star, n_h) >= separation:
+                    if ring_distance(road, star, n_h) >= separation:
                         nr = _ray(c, ci, road, n_h, min_per_ray)
                         if nr > partner:
                             partner = nr

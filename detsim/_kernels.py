@@ -31,6 +31,13 @@ except ImportError:  # pragma: no cover - numba is a dependency; keep working wi
 __all__ = [
     "HAVE_NUMBA",
     "C_CM_PER_NS",
+    "table_locate",
+    "table_read",
+    "beta_of_kinetic",
+    "midpoint_hit_time",
+    "transverse_curvature",
+    "helix_crossing",
+    "highland_at",
     "stepped_layer",
     "stepped_layer_ms",
     "roads_per_event",
@@ -44,7 +51,7 @@ _ALPHA_EM = 1.0 / 137.035999084
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _locate(lo, step, size, beta):  # pragma: no cover - compiled
+def table_locate(lo, step, size, beta):  # pragma: no cover - compiled
     """:meth:`detsim.tracker.BetaTable.locate` at one beta (same arithmetic)."""
     x = (math.log(max(beta, 1e-300)) - lo) / step
     x = min(max(x, 0.0), size - 1.000001)
@@ -53,22 +60,22 @@ def _locate(lo, step, size, beta):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _read(values, i, f):  # pragma: no cover - compiled
+def table_read(values, i, f):  # pragma: no cover - compiled
     return values[i] * (1.0 - f) + values[i + 1] * f
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _beta(kinetic, mass):  # pragma: no cover - compiled
+def beta_of_kinetic(kinetic, mass):  # pragma: no cover - compiled
     return math.sqrt(max(kinetic * (kinetic + 2.0 * mass), 0.0)) / (kinetic + mass)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _hit_time(t_a, kin, k_end, path, s, mass):  # pragma: no cover - compiled
+def midpoint_hit_time(t_a, kin, k_end, path, s, mass):  # pragma: no cover - compiled
     """Time [ns] at path s into a shell entered at t_a with kinetic energy kin and left with
     k_end after ``path``: midpoint rule on [0, s] with T linear in the path
     (:func:`detsim.tracker._time_to`, same arithmetic)."""
     frac = s / path if path > 0.0 else 0.0
-    return t_a + s / (C_CM_PER_NS * _beta(kin - 0.5 * (kin - k_end) * frac, mass))
+    return t_a + s / (C_CM_PER_NS * beta_of_kinetic(kin - 0.5 * (kin - k_end) * frac, mass))
 
 
 @njit(cache=True, nogil=True)
@@ -166,11 +173,11 @@ def stepped_layer(
             b_mid = f_beta[i]
             k_end = kin
         else:
-            i0, f0 = _locate(lo, step, size, p / (kin + mass))
-            k_half = max(kin - 0.5 * _read(t_dedx, i0, f0) * path, 0.0)
-            b_mid = _beta(k_half, mass)
-            im, fm = _locate(lo, step, size, b_mid)
-            k_end = kin - _read(t_dedx, im, fm) * path
+            i0, f0 = table_locate(lo, step, size, p / (kin + mass))
+            k_half = max(kin - 0.5 * table_read(t_dedx, i0, f0) * path, 0.0)
+            b_mid = beta_of_kinetic(k_half, mass)
+            im, fm = table_locate(lo, step, size, b_mid)
+            k_end = kin - table_read(t_dedx, im, fm) * path
         phi_a, z_a = phi[i], z[i]
         t_a = t_now[i]
         t_now[i] = t_a + path / (C_CM_PER_NS * b_mid)
@@ -197,13 +204,13 @@ def stepped_layer(
             phi_t = phi_a - sign[i] * (a_k - a_a)
             arc = 2.0 * rad * (a_k - a_a)
         z_t = z_a + arc * cot_t[i]
-        t_hit = _hit_time(t_a, kin, k_end, path, arc / sin_t[i], mass)
+        t_hit = midpoint_hit_time(t_a, kin, k_end, path, arc / sin_t[i], mass)
         if frozen[i]:
             clusters, delta_rate, bad = f_clusters[i], f_delta[i], f_invalid[i]
         else:
-            clusters = _read(t_dedx_ion, im, fm) / w_value / _read(t_mean_e, im, fm)
-            delta_rate = _read(t_delta, im, fm)
-            bad = _read(t_invalid, im, fm) > 0.5
+            clusters = table_read(t_dedx_ion, im, fm) / w_value / table_read(t_mean_e, im, fm)
+            delta_rate = table_read(t_delta, im, fm)
+            bad = table_read(t_invalid, im, fm) > 0.5
         if bad:
             invalid[g] = True
         if b_mid < beta_min[g]:
@@ -246,7 +253,7 @@ def stepped_layer(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _kappa(p, sin_t, abs_eps, abs_field):  # pragma: no cover - compiled
+def transverse_curvature(p, sin_t, abs_eps, abs_field):  # pragma: no cover - compiled
     """Transverse curvature 1/R [1/cm] = 0.3 |q| B / (100 p_T) (docs/physics.md §7); 0 if straight."""
     pt = p * sin_t
     if abs_eps == 0.0 or abs_field == 0.0 or not pt > 0.0:
@@ -255,7 +262,7 @@ def _kappa(p, sin_t, abs_eps, abs_field):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _helix(x, y, c, s, kappa, sgn, r_b):  # pragma: no cover - compiled
+def helix_crossing(x, y, c, s, kappa, sgn, r_b):  # pragma: no cover - compiled
     """:func:`detsim.tracker._helix_step` for one MCP: (reaches, sigma, x_b, y_b, c_b, s_b)."""
     a_d = x * c + y * s
     a_n = sgn * (x * s - y * c)
@@ -277,7 +284,7 @@ def _helix(x, y, c, s, kappa, sgn, r_b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _highland(t, beta, p, abs_eps):  # pragma: no cover - compiled
+def highland_at(t, beta, p, abs_eps):  # pragma: no cover - compiled
     """:func:`detsim.scattering.highland_variance` at one point (same arithmetic)."""
     if not t > 0.0:
         return 0.0
@@ -369,13 +376,13 @@ def stepped_layer_ms(
             p = f_p[i]
         else:
             p = math.sqrt(max(kin * (kin + 2.0 * mass), 0.0))
-        kappa = _kappa(p, st, abs_eps, abs_field)
-        ok_b, sig_b, _, _, _, _ = _helix(x[i], y[i], cpsi[i], spsi[i], kappa, sgn, r_b)
+        kappa = transverse_curvature(p, st, abs_eps, abs_field)
+        ok_b, sig_b, _, _, _, _ = helix_crossing(x[i], y[i], cpsi[i], spsi[i], kappa, sgn, r_b)
         if not ok_b:
             status[i] = 4  # curled (turns back before r_b)
             alive[i] = False
             continue
-        _, sig_k, x_k, y_k, c_k, s_k = _helix(x[i], y[i], cpsi[i], spsi[i], kappa, sgn, r_k)
+        _, sig_k, x_k, y_k, c_k, s_k = helix_crossing(x[i], y[i], cpsi[i], spsi[i], kappa, sgn, r_k)
         path_k = sig_k / st
         path_est = sig_b / st
         # Highland kick at the sense wire, with beta p at mid-shell
@@ -383,13 +390,13 @@ def stepped_layer_ms(
             b_k = f_beta[i]
             p_k = p
         else:
-            i0, f0 = _locate(lo, step, size, p / (kin + mass))
-            d_start = _read(t_dedx, i0, f0)
+            i0, f0 = table_locate(lo, step, size, p / (kin + mass))
+            d_start = table_read(t_dedx, i0, f0)
             k_half = max(kin - 0.5 * d_start * path_est, 0.0)
-            b_k = _beta(k_half, mass)
+            b_k = beta_of_kinetic(k_half, mass)
             p_k = math.sqrt(max(k_half * (k_half + 2.0 * mass), 0.0))
         dx0 = path_est / x0_cm
-        var = _highland(ms_x0[g] + dx0, b_k, p_k, abs_eps) - _highland(ms_x0[g], b_k, p_k, abs_eps)
+        var = highland_at(ms_x0[g] + dx0, b_k, p_k, abs_eps) - highland_at(ms_x0[g], b_k, p_k, abs_eps)
         big = math.sqrt(max(var, 0.0)) * math.sqrt(-2.0 * math.log1p(-u_ms1[g]))
         ang = 2.0 * math.pi * u_ms2[g]
         ca, sa = math.cos(ang), math.sin(ang)
@@ -400,8 +407,8 @@ def stepped_layer_ms(
         dzv = cb * cz - sb * sa * st
         st2 = max(math.sqrt(dxv * dxv + dyv * dyv), 1e-12)
         c2, s2, ct2 = dxv / st2, dyv / st2, dzv / st2
-        kappa2 = _kappa(p, st2, abs_eps, abs_field)
-        ok_2, sig_2, x_b, y_b, c_b, s_b = _helix(x_k, y_k, c2, s2, kappa2, sgn, r_b)
+        kappa2 = transverse_curvature(p, st2, abs_eps, abs_field)
+        ok_2, sig_2, x_b, y_b, c_b, s_b = helix_crossing(x_k, y_k, c2, s2, kappa2, sgn, r_b)
         if ok_2:
             path_2 = sig_2 / st2
         else:
@@ -412,9 +419,9 @@ def stepped_layer_ms(
             k_end = kin
         else:
             k_half = max(kin - 0.5 * d_start * path, 0.0)
-            b_mid = _beta(k_half, mass)
-            im, fm = _locate(lo, step, size, b_mid)
-            k_end = kin - _read(t_dedx, im, fm) * path
+            b_mid = beta_of_kinetic(k_half, mass)
+            im, fm = table_locate(lo, step, size, b_mid)
+            k_end = kin - table_read(t_dedx, im, fm) * path
         t_a = t_now[i]
         t_now[i] = t_a + path / (C_CM_PER_NS * b_mid)
         kinetic[i] = max(k_end, 0.0)
@@ -448,13 +455,13 @@ def stepped_layer_ms(
             continue
         if path <= 0.0:
             continue
-        t_hit = _hit_time(t_a, kin, k_end, path, path_k, mass)
+        t_hit = midpoint_hit_time(t_a, kin, k_end, path, path_k, mass)
         if frozen[i]:
             clusters, delta_rate, bad = f_clusters[i], f_delta[i], f_invalid[i]
         else:
-            clusters = _read(t_dedx_ion, im, fm) / w_value / _read(t_mean_e, im, fm)
-            delta_rate = _read(t_delta, im, fm)
-            bad = _read(t_invalid, im, fm) > 0.5
+            clusters = table_read(t_dedx_ion, im, fm) / w_value / table_read(t_mean_e, im, fm)
+            delta_rate = table_read(t_delta, im, fm)
+            bad = table_read(t_invalid, im, fm) > 0.5
         if bad:
             invalid[g] = True
         if b_mid < beta_min[g]:

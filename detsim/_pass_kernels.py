@@ -23,18 +23,18 @@ import math
 
 import numpy as np
 
-from ._finder_kernels import _ring_distance
+from ._finder_kernels import ring_distance
 from ._kernels import (
     C_CM_PER_NS,
     HAVE_NUMBA,
-    _beta,
-    _helix,
-    _highland,
-    _hit_time,
-    _kappa,
-    _locate,
-    _read,
+    beta_of_kinetic,
+    helix_crossing,
+    highland_at,
+    midpoint_hit_time,
     njit,
+    table_locate,
+    table_read,
+    transverse_curvature,
 )
 
 __all__ = ["HAVE_NUMBA", "helix_pass", "scatter_pass", "pairs_pass", "ndtri_available"]
@@ -253,11 +253,11 @@ def _walk_helix(
             b_mid = f_beta[g]
             k_end = kin
         else:
-            i0, f0 = _locate(lo, step, size, p / (kin + mass))
-            k_half = max(kin - 0.5 * _read(t_dedx, i0, f0) * path, 0.0)
-            b_mid = _beta(k_half, mass)
-            im, fm = _locate(lo, step, size, b_mid)
-            k_end = kin - _read(t_dedx, im, fm) * path
+            i0, f0 = table_locate(lo, step, size, p / (kin + mass))
+            k_half = max(kin - 0.5 * table_read(t_dedx, i0, f0) * path, 0.0)
+            b_mid = beta_of_kinetic(k_half, mass)
+            im, fm = table_locate(lo, step, size, b_mid)
+            k_end = kin - table_read(t_dedx, im, fm) * path
         phi_a, z_a, r_s = phi_c, z_c, r_a
         t_a = t_c
         t_c = t_a + path / (C_CM_PER_NS * b_mid)
@@ -284,13 +284,13 @@ def _walk_helix(
             phi_t = phi_a - sgn * (a_k - a_a)
             arc = 2.0 * rad * (a_k - a_a)
         z_t = z_a + arc * ct
-        t_hit = _hit_time(t_a, kin_a, k_end, path, arc / st, mass)
+        t_hit = midpoint_hit_time(t_a, kin_a, k_end, path, arc / st, mass)
         if fz:
             clusters, delta_rate, bad = f_clusters[g], f_delta[g], f_invalid[g]
         else:
-            clusters = _read(t_dedx_ion, im, fm) / w_value / _read(t_mean_e, im, fm)
-            delta_rate = _read(t_delta, im, fm)
-            bad = _read(t_invalid, im, fm) > 0.5
+            clusters = table_read(t_dedx_ion, im, fm) / w_value / table_read(t_mean_e, im, fm)
+            delta_rate = table_read(t_delta, im, fm)
+            bad = table_read(t_invalid, im, fm) > 0.5
         if bad:
             invalid[g] = True
         if b_mid < beta_min[g]:
@@ -419,26 +419,26 @@ def _walk_scatter(
             p = f_p[g]
         else:
             p = math.sqrt(max(kin * (kin + 2.0 * mass), 0.0))
-        kappa = _kappa(p, st, abs_eps, abs_field)
-        ok_b, sig_b, _, _, _, _ = _helix(xc, yc, cc, sc, kappa, sgn, r_b)
+        kappa = transverse_curvature(p, st, abs_eps, abs_field)
+        ok_b, sig_b, _, _, _, _ = helix_crossing(xc, yc, cc, sc, kappa, sgn, r_b)
         if not ok_b:
             stat = 4  # curled (turns back before r_b)
             alive = False
             break
-        _, sig_k, x_k, y_k, c_k, s_k = _helix(xc, yc, cc, sc, kappa, sgn, r_k)
+        _, sig_k, x_k, y_k, c_k, s_k = helix_crossing(xc, yc, cc, sc, kappa, sgn, r_k)
         path_k = sig_k / st
         path_est = sig_b / st
         if fz:
             b_k = f_beta[g]
             p_k = p
         else:
-            i0, f0 = _locate(lo, step, size, p / (kin + mass))
-            d_start = _read(t_dedx, i0, f0)
+            i0, f0 = table_locate(lo, step, size, p / (kin + mass))
+            d_start = table_read(t_dedx, i0, f0)
             k_half = max(kin - 0.5 * d_start * path_est, 0.0)
-            b_k = _beta(k_half, mass)
+            b_k = beta_of_kinetic(k_half, mass)
             p_k = math.sqrt(max(k_half * (k_half + 2.0 * mass), 0.0))
         dx0 = path_est / x0_cm
-        var = _highland(acc_x0 + dx0, b_k, p_k, abs_eps) - _highland(acc_x0, b_k, p_k, abs_eps)
+        var = highland_at(acc_x0 + dx0, b_k, p_k, abs_eps) - highland_at(acc_x0, b_k, p_k, abs_eps)
         big = math.sqrt(max(var, 0.0)) * math.sqrt(-2.0 * math.log1p(-u_scatter[k, w, e]))
         ang = 2.0 * math.pi * u_scatter[k, 2 + w, e]
         ca, sa = math.cos(ang), math.sin(ang)
@@ -449,8 +449,8 @@ def _walk_scatter(
         dzv = cb * cz - sb * sa * st
         st2 = max(math.sqrt(dxv * dxv + dyv * dyv), 1e-12)
         c2, s2, ct2 = dxv / st2, dyv / st2, dzv / st2
-        kappa2 = _kappa(p, st2, abs_eps, abs_field)
-        ok_2, sig_2, x_b, y_b, c_b, s_b = _helix(x_k, y_k, c2, s2, kappa2, sgn, r_b)
+        kappa2 = transverse_curvature(p, st2, abs_eps, abs_field)
+        ok_2, sig_2, x_b, y_b, c_b, s_b = helix_crossing(x_k, y_k, c2, s2, kappa2, sgn, r_b)
         if ok_2:
             path_2 = sig_2 / st2
         else:
@@ -463,9 +463,9 @@ def _walk_scatter(
             k_end = kin
         else:
             k_half = max(kin - 0.5 * d_start * path, 0.0)
-            b_mid = _beta(k_half, mass)
-            im, fm = _locate(lo, step, size, b_mid)
-            k_end = kin - _read(t_dedx, im, fm) * path
+            b_mid = beta_of_kinetic(k_half, mass)
+            im, fm = table_locate(lo, step, size, b_mid)
+            k_end = kin - table_read(t_dedx, im, fm) * path
         t_a = tc
         tc = t_a + path / (C_CM_PER_NS * b_mid)
         kin_a = kin
@@ -499,13 +499,13 @@ def _walk_scatter(
                 alive = False
             break
         if path > 0.0:
-            t_hit = _hit_time(t_a, kin_a, k_end, path, path_k, mass)
+            t_hit = midpoint_hit_time(t_a, kin_a, k_end, path, path_k, mass)
             if fz:
                 clusters, delta_rate, bad = f_clusters[g], f_delta[g], f_invalid[g]
             else:
-                clusters = _read(t_dedx_ion, im, fm) / w_value / _read(t_mean_e, im, fm)
-                delta_rate = _read(t_delta, im, fm)
-                bad = _read(t_invalid, im, fm) > 0.5
+                clusters = table_read(t_dedx_ion, im, fm) / w_value / table_read(t_mean_e, im, fm)
+                delta_rate = table_read(t_delta, im, fm)
+                bad = table_read(t_invalid, im, fm) > 0.5
             if bad:
                 invalid[g] = True
             if b_mid < beta_min[g]:
@@ -934,8 +934,8 @@ def _two_rays(hbin, inner, m, c, ci, n_h, min_per_ray, separation):  # pragma: n
             prev = h - 1 if h > 0 else n_h - 1
             e0 = _ray_fast(c, ci, prev, n_h, min_per_ray)
             e1 = _ray_fast(c, ci, h, n_h, min_per_ray)
-            e0 = e0 if _ring_distance(prev, star, n_h) >= separation else 0
-            e1 = e1 if _ring_distance(h, star, n_h) >= separation else 0
+            e0 = e0 if ring_distance(prev, star, n_h) >= separation else 0
+            e1 = e1 if ring_distance(h, star, n_h) >= separation else 0
             partner = max(partner, max(e0, e1))
         if partner > 0:
             total = top + partner

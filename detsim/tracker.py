@@ -353,7 +353,7 @@ def _segment_time(seg: _Segment, dedx: BetaTable, mass) -> np.ndarray:
 
 def _time_to(seg: _Segment, s, t_a, dedx: BetaTable, table: RangeTable, mass) -> np.ndarray:
     """Time [ns] at path ``s`` (<= travelled) into the step entered at ``t_a``: midpoint rule on
-    [0, s] with T linear in the path (the compiled kernels' :func:`_hit_time`), exactly from
+    [0, s] with T linear in the path (the compiled kernels' :func:`detsim._kernels.midpoint_hit_time`), exactly from
     the time-of-flight table for the range-table branch."""
     frac = np.divide(s, seg.path, out=np.zeros_like(seg.path), where=seg.path > 0)
     k_h = seg.kin - 0.5 * (seg.kin - seg.k_end) * frac
@@ -406,7 +406,7 @@ def _advance_vacuum(m: _Mcp, r_b: float, field_t: float):
 # -------------------------------------------------------------- general helix (multiple scattering)
 def _kappa(p, sin_theta, eps, field_t):
     """Transverse curvature 1/R [1/cm] = 0.3 |q| B / (100 p_T) (docs/physics.md §7); 0 if straight
-    (the compiled kernels' ``_kappa``, same arithmetic)."""
+    (the compiled kernels' ``transverse_curvature``, same arithmetic)."""
     pt = p * sin_theta
     if eps == 0 or field_t == 0:
         return np.zeros_like(pt)
