@@ -73,7 +73,6 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 from hepunits import GeV, MeV, eV
-from scipy.integrate import cumulative_trapezoid
 
 from . import stopping_tables as _st
 from .materials import Material
@@ -681,7 +680,7 @@ class RangeTable:
         g = m * _f(gamma_from_beta(beta)) ** 3 * np.exp(xi) / (2.0 * dedx)
         if not np.all(np.isfinite(g) & (g > 0)):
             raise ValueError(f"{model}: dE/dx vanishes inside the table; cannot build a range")
-        x = cumulative_trapezoid(g, xi, initial=0.0)
+        x = np.concatenate(([0.0], np.cumsum(np.diff(xi) * (g[1:] + g[:-1]) / 2.0)))  # trapezoid rule
         if self.stops:
             slope = (np.log(g[1]) - np.log(g[0])) / (xi[1] - xi[0])  # g ~ exp(slope xi) below
             if not slope > 0:

@@ -68,9 +68,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.stats import poisson
 
 from . import _finder_kernels, _kernels, _pass_kernels
+from .counting import poisson_pmf, poisson_sf
 
 #: Use the compiled per-event finder (numba) when available; False forces the numpy reference.
 USE_COMPILED_KERNEL = True
@@ -381,8 +381,8 @@ def fake_rate_analytic(mean_noise_hits: float, half_bin_rad: float, min_hits: in
     n_h = n_half_bins(half_bin_rad)
     mu = mean_noise_hits / n_h
     cap = min_hits
-    p = poisson.pmf(np.arange(cap + 1), mu)
-    p[cap] = poisson.sf(cap - 1, mu)
+    p = poisson_pmf(np.arange(cap + 1), mu)
+    p[cap] = poisson_sf(cap - 1, mu)
     a, b = np.meshgrid(np.arange(cap + 1), np.arange(cap + 1), indexing="ij")
     a, b = a.ravel(), b.ravel()
     weight = p[a] * p[b]
@@ -440,10 +440,10 @@ def _fake_rate_boosted(mean_noise_hits, half_bin_rad, min_hits, min_per_ray, sep
     level_count = np.array([0] + [c for c in range(1, cap + 1) for _ in (0, 1)])
     level_inner = np.array([False] + [flag for _ in range(1, cap + 1) for flag in (False, True)])
     counts = np.arange(cap + 1)
-    p_any = poisson.pmf(counts, mu)
-    p_any[cap] = poisson.sf(cap - 1, mu)
-    p_outer = poisson.pmf(counts, (1.0 - f) * mu) * np.exp(-f * mu)  # no inner hit, c outer ones
-    p_outer[cap] = poisson.sf(cap - 1, (1.0 - f) * mu) * np.exp(-f * mu)
+    p_any = poisson_pmf(counts, mu)
+    p_any[cap] = poisson_sf(cap - 1, mu)
+    p_outer = poisson_pmf(counts, (1.0 - f) * mu) * np.exp(-f * mu)  # no inner hit, c outer ones
+    p_outer[cap] = poisson_sf(cap - 1, (1.0 - f) * mu) * np.exp(-f * mu)
     p_level = np.where(level_inner, p_any[level_count] - p_outer[level_count], p_outer[level_count])
     n_hb = len(p_level)
     # ray levels: 0 = does not qualify; then E = k .. cap

@@ -52,9 +52,9 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 from scipy.special import ndtri
-from scipy.stats import poisson
 
 from . import _kernels, _pass_kernels, streams
+from .counting import poisson_quantile
 from .eloss import (
     K_GEV_CM2_PER_MOL,
     M_E_GEV,
@@ -1295,7 +1295,7 @@ def noise_hits(tracker: Tracker, source, n: int, stage=streams.NOISE) -> dict:
     if mu <= 0:
         empty = np.empty(0)
         return _hit_block(np.empty(0, np.int64), np.empty(0, np.int16), empty, empty, empty, 0, 0, empty)
-    slots = int(poisson.ppf(1 - _NOISE_TRUNCATION, mu))
+    slots = poisson_quantile(1 - _NOISE_TRUNCATION, mu)
     u = source(stage, 1 + 3 * slots, n)
     counts = poisson_from_uniform(u[0], mu, max_k=slots)
     used = np.arange(slots)[:, None] < counts[None, :]
