@@ -30,12 +30,17 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
+from . import _kernels
 from .beams import Beams
-from .born import pair_beta, sample_cos_theta, sigma_born_pb
+from .born import SPINS, pair_beta, sample_cos_theta, sigma_born_pb
 from .isr import KERNELS, sample_isr_x
 from .kinematics import boost_z, cm_to_lab, momentum4d, records
 
-__all__ = ["ChiPair"]
+__all__ = ["ChiPair", "USE_COMPILED_KERNEL"]
+
+#: generate through the compiled kernel (:func:`generator._kernels.chipair_events`) when numba is
+#: there; False selects the numpy path, the reference (the two agree to ~1e-12 relative)
+USE_COMPILED_KERNEL = True
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,63 @@ class ChiPair:
         """Events from uniforms ``u`` of shape (6, n); ``weight`` is the per-trial estimator
         in pb (its mean over trials is the cross section; divide by the number of trials to
         make weights sum to it)."""
-        return self._events(u, head_on=self.beams.crossing_angle_rad == 0.0)
+        head_on = self.beams.crossing_angle_rad == 0.0
+        if _kernels.HAVE_NUMBA and USE_COMPILED_KERNEL:
+            return self._events_compiled(u, head_on)
+        return self._events(u, head_on=head_on)
+
+    def _events_compiled(self, u, head_on: bool) -> ak.Array:
+        """:meth:`_events` through :func:`generator._kernels.chipair_events` (beams drawn by
+        :meth:`Beams.sample_frame` as there): the same events from the same uniforms, up to the
+        last bits (see :mod:`generator._kernels`)."""
+        if self.spin not in SPINS:
+            raise ValueError(f"spin must be one of {SPINS}, got {self.spin!r}")
+        u = np.ascontiguousarray(u, dtype=float)
+        frame = self.beams.sample_frame(u[0:2], self.threshold_gev)
+        n = u.shape[1]
+        if self.x_max_energy_gev is not None:
+            cap_code, cap_value = _kernels.CAP_CODES["energy"], float(self.x_max_energy_gev)
+        elif self.x_max is not None:
+            cap_code, cap_value = _kernels.CAP_CODES["fraction"], float(self.x_max)
+        else:
+            cap_code, cap_value = _kernels.CAP_CODES["kinematic"], 0.0
+        out = _kernels.empty_output(n)
+        _kernels.chipair_events(
+            u,
+            _float_array(frame.sqrt_s_gev),
+            _float_array(frame.beta_z),
+            _float_array(frame.beta_x),
+            _float_array(frame.cm_axis_angle_rad),
+            _float_array(frame.weight),
+            float(self.mass_gev),
+            float(self.epsilon),
+            self.spin == "scalar",
+            _kernels.ISR_CODES[self.isr],
+            cap_code,
+            cap_value,
+            head_on,
+            out,
+        )
+        col = dict(zip(_kernels.OUT_ROWS, out, strict=True))
+        charge = np.full(n, float(self.epsilon))
+        return records(
+            {
+                "sqrt_s0": np.full(n, self.beams.sqrt_s0_gev),
+                "sqrt_s": frame.sqrt_s_gev,
+                "sqrt_s_prime": col["sqrt_s_prime"],
+                "x": col["x"],
+                "beta_z": frame.beta_z,
+                "beta_x": frame.beta_x,
+                "isr": momentum4d(col["isr_px"], col["isr_py"], col["isr_pz"], col["isr_E"]),
+                "chi": momentum4d(col["chi_px"], col["chi_py"], col["chi_pz"], col["chi_E"], charge=-charge),
+                "chibar": momentum4d(
+                    col["chibar_px"], col["chibar_py"], col["chibar_pz"], col["chibar_E"], charge=charge
+                ),
+                "chi_beta": col["chi_beta"],
+                "chibar_beta": col["chibar_beta"],
+                "weight": col["weight"],
+            }
+        )
 
     def _events(self, u, head_on: bool) -> ak.Array:
         """:meth:`generate`; ``head_on`` picks the combined z boost (exact for head-on beams only)
@@ -172,6 +233,11 @@ class ChiPair:
                 "weight": weight,
             }
         )
+
+
+def _float_array(a) -> np.ndarray:
+    """A float64 array (no copy when it is one already)."""
+    return np.asarray(a, dtype=np.float64)
 
 
 def _speed(p):
