@@ -67,25 +67,30 @@ OUT_ROWS = (
 _X_FLOOR = 1e-300  # as generator.isr: u = 0 gives x = 0 exactly; the kernel ratio is finite there
 _LOG_X_FLOOR = math.log(_X_FLOOR)
 _TWO_PI = 2.0 * math.pi
+#: LLVM flags allowed: fused multiply-add and reciprocal multiplication (last bits only; no
+#: assumption on infinities or NaN, no reassociation)
+_FASTMATH = {"contract", "arcp"}
 _LOG_ME2 = math.log(M_E_GEV**2)
 _SOFT_CONST = ALPHA / math.pi * (math.pi**2 / 3.0 - 0.5)
 _BORN_DIRAC = 4.0 * math.pi * ALPHA**2 / 3.0 * GEV2_TO_PB  # docs/physics.md §1, times beta (3 - beta^2)/2 eps^2/s
 _BORN_SCALAR = math.pi * ALPHA**2 / 3.0 * GEV2_TO_PB  # docs/physics.md §1, times beta^3 eps^2/s
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy", fastmath=_FASTMATH)
 def _sinh_asinh_third(z):  # pragma: no cover - compiled
-    """sinh(asinh(z)/3), the real root t of 4 t^3 + 3 t = z, without sinh and asinh: with
-    w = exp(asinh(|z|)/3), w^3 - w^-3 = 2|z| and a^3 - b^3 = (a - b)(a^2 + ab + b^2) give
-    t = (w - 1/w)/2 = |z|/(w^2 + 1 + w^-2) with the sign of z (no cancellation)."""
-    a = abs(z)
-    w = math.exp(math.log(a + math.sqrt(a * a + 1.0)) / 3.0)
-    w2 = w * w
-    t = a / (w2 + 1.0 + 1.0 / w2)
-    return t if z >= 0.0 else -t
+    """sinh(asinh(z)/3) for |z| <= 2, without sinh and asinh: the real root t of 4 t^3 + 3 t = z
+    (sinh 3a = 3 sinh a + 4 sinh^3 a). Start t = z R(z^2), R a (2, 1) rational fitted to t/z on
+    |z| <= 2 (relative error < 3.2e-4), then two Newton steps t <- (8 t^3 + z)/(12 t^2 + 3):
+    < 1e-15 relative on the whole range (checked against numpy's sinh(arcsinh(z)/3) on a dense
+    grid and down to |z| = 1e-300). In the Dirac angular law p = 3(2 - beta^2)/beta^2 >= 3, so
+    |z| = 1.5 |q|/p^1.5 sqrt(3) <= 2."""
+    w = z * z
+    t = z * (0.3332284 + w * (0.09089033 - 0.00188561 * w)) / (1.0 + 0.41679223 * w)
+    t = (8.0 * t * t * t + z) / (12.0 * t * t + 3.0)
+    return (8.0 * t * t * t + z) / (12.0 * t * t + 3.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def chipair_events(
     u,
     sqrt_s,
@@ -114,6 +119,8 @@ def chipair_events(
     eps2 = epsilon * epsilon
     rs_prev = math.nan  # quantities of sqrt(s) alone are recomputed only when it changes
     s = x_lim = log_s = b = inv_b = soft = log_xlim = xlim_b = 0.0
+    bz_prev = math.nan
+    g_lab = gb_lab = 0.0
     for i in range(n):
         rs = sqrt_s[i]
         if rs != rs_prev:
@@ -185,8 +192,10 @@ def chipair_events(
         pz = p_star * cos_t
 
         bz = beta_z[i]
-        g_lab = 1.0 / math.sqrt((1.0 - bz) * (1.0 + bz))
-        gb_lab = g_lab * bz
+        if bz != bz_prev:
+            bz_prev = bz
+            g_lab = 1.0 / math.sqrt((1.0 - bz) * (1.0 + bz))  # gamma of the CM in the lab
+            gb_lab = g_lab * bz
         if head_on:
             ch = ch_pair * g_lab + sh_pair * gb_lab
             sh = sh_pair * g_lab + ch_pair * gb_lab
