@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from . import _kernels
 from .beams import Beams
 from .born import SPINS, pair_beta, sample_cos_theta, sigma_born_pb
 from .isr import KERNELS, sample_isr_x
@@ -106,11 +105,12 @@ class ChiPair:
         in pb (its mean over trials is the cross section; divide by the number of trials to
         make weights sum to it)."""
         head_on = self.beams.crossing_angle_rad == 0.0
-        if _kernels.HAVE_NUMBA and USE_COMPILED_KERNEL:
-            return self._events_compiled(u, head_on)
+        kernels = _compiled_kernels()
+        if kernels is not None:
+            return self._events_compiled(u, head_on, kernels)
         return self._events(u, head_on=head_on)
 
-    def _events_compiled(self, u, head_on: bool) -> ak.Array:
+    def _events_compiled(self, u, head_on: bool, _kernels) -> ak.Array:
         """:meth:`_events` through :func:`generator._kernels.chipair_events` (beams drawn by
         :meth:`Beams.sample_frame` as there): the same events from the same uniforms, up to the
         last bits (see :mod:`generator._kernels`)."""
@@ -233,6 +233,16 @@ class ChiPair:
                 "weight": weight,
             }
         )
+
+
+def _compiled_kernels():
+    """:mod:`generator._kernels` if the compiled path is on (:data:`USE_COMPILED_KERNEL`) and numba
+    is installed, else None; imported on first use, so that importing the generator loads no numba."""
+    if not USE_COMPILED_KERNEL:
+        return None
+    from . import _kernels
+
+    return _kernels if _kernels.HAVE_NUMBA else None
 
 
 def _float_array(a) -> np.ndarray:

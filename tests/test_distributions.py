@@ -8,6 +8,7 @@ import reference as ref
 from conftest import CARDS
 from scipy import integrate, stats
 
+import generator._kernels as kernels_mod
 import generator.chipair as chipair_mod
 from generator import Beams, ChiPair
 from mcpgen import generate_events, load_card
@@ -153,7 +154,7 @@ def test_compiled_kernel_equals_numpy_reference(case):
     powers; sqrt instead of hypot; libm instead of numpy's loops), nothing else. Uniforms at the
     edges (u = 0 and u -> 1) included, except for cos(theta*): at cos -> +-1, sin = sqrt(1 - cos^2)
     turns a last-bit difference of cos (1e-16) into 1e-8 of sin, in both paths alike."""
-    if not chipair_mod._kernels.HAVE_NUMBA:
+    if not kernels_mod.HAVE_NUMBA:
         pytest.skip("numba not installed")
     proc = _KERNEL_CASES[case]()
     u = np.random.default_rng(5).random((6, 20_000))
