@@ -12,6 +12,8 @@ two agree to ~1e-12 relative (tests/test_distributions.py). The last bits differ
   gamma = 1/sqrt(1 - beta_z^2), and collinear boosts compose as
   cosh(y1 + y2) = ch1 ch2 + sh1 sh2, sinh(y1 + y2) = sh1 ch2 + ch1 sh2;
 * x = x_lim u^(1/beta_e) and x^(1 - beta_e) are taken through exp and log;
+* cos and sin of phi* come from one sine (:func:`_cos_sin_two_pi`), sinh(asinh(z)/3) of the
+  angular law from Newton steps (:func:`_sinh_asinh_third`);
 * |p| is sqrt(px^2 + py^2 + pz^2) (no hypot), and libm replaces numpy's vectorised functions.
 """
 
@@ -66,7 +68,6 @@ OUT_ROWS = (
 
 _X_FLOOR = 1e-300  # as generator.isr: u = 0 gives x = 0 exactly; the kernel ratio is finite there
 _LOG_X_FLOOR = math.log(_X_FLOOR)
-_TWO_PI = 2.0 * math.pi
 #: LLVM flags allowed: fused multiply-add and reciprocal multiplication (last bits only; no
 #: assumption on infinities or NaN, no reassociation)
 _FASTMATH = {"contract", "arcp"}
@@ -88,6 +89,27 @@ def _sinh_asinh_third(z):  # pragma: no cover - compiled
     t = z * (0.3332284 + w * (0.09089033 - 0.00188561 * w)) / (1.0 + 0.41679223 * w)
     t = (8.0 * t * t * t + z) / (12.0 * t * t + 3.0)
     return (8.0 * t * t * t + z) / (12.0 * t * t + 3.0)
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy", fastmath=_FASTMATH)
+def _cos_sin_two_pi(u):  # pragma: no cover - compiled
+    """(cos, sin) of phi = 2 pi u, u in [0, 1), with one sine: octant k = floor(8u) and the angle
+    a in [0, pi/4] to the nearest multiple of pi/2 (8u and its fraction are exact); sin a, then
+    cos a = sqrt(1 - sin^2 a) (>= 1/sqrt(2): no loss), placed by the octant's symmetry."""
+    v = 8.0 * u
+    k = int(v)
+    f = v - k
+    if k & 1:
+        f = 1.0 - f
+    sa = math.sin(0.25 * math.pi * f)
+    ca = math.sqrt(1.0 - sa * sa)
+    if ((k + 1) >> 1) & 1:  # octants 1, 2, 5, 6: phi = k' pi/2 -+ a with odd k'
+        ca, sa = sa, ca
+    if ((k + 2) >> 2) & 1:  # octants 2-5: cos < 0
+        ca = -ca
+    if (k >> 2) & 1:  # octants 4-7: sin < 0
+        sa = -sa
+    return ca, sa
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
@@ -184,11 +206,11 @@ def chipair_events(
             root_p3 = math.sqrt(p / 3.0)
             cos_t = -2.0 * root_p3 * _sinh_asinh_third(1.5 * q / (p * root_p3))
         sin_t = math.sqrt(max(1.0 - cos_t * cos_t, 0.0))
-        phi = _TWO_PI * u[5, i]
+        cos_phi, sin_phi = _cos_sin_two_pi(u[5, i])
         p_star = 0.5 * rs_prime * beta_star
         e_star = 0.5 * rs_prime
-        px = p_star * sin_t * math.cos(phi)
-        py = p_star * sin_t * math.sin(phi)
+        px = p_star * sin_t * cos_phi
+        py = p_star * sin_t * sin_phi
         pz = p_star * cos_t
 
         bz = beta_z[i]
