@@ -117,8 +117,19 @@ class ChiPair:
         if self.spin not in SPINS:
             raise ValueError(f"spin must be one of {SPINS}, got {self.spin!r}")
         u = np.ascontiguousarray(u, dtype=float)
-        frame = self.beams.sample_frame(u[0:2], self.threshold_gev)
         n = u.shape[1]
+        if self.beams.spread_model == "none":
+            # monochromatic beams: every event has the frame of one (no uniform read); the kernel
+            # reads the beam weight and CM beam-axis angle through 0-stride views, the event
+            # columns are arrays
+            one = self.beams.sample_frame(u[0:2, :1] if n else np.zeros((2, 1)), self.threshold_gev)
+            sqrt_s, beta_z, beta_x = (np.full(n, a[0]) for a in (one.sqrt_s_gev, one.beta_z, one.beta_x))
+            axis_angle = np.broadcast_to(_float_array(one.cm_axis_angle_rad), (n,))
+            w_beam = np.broadcast_to(_float_array(one.weight), (n,))
+        else:
+            frame = self.beams.sample_frame(u[0:2], self.threshold_gev)
+            sqrt_s, beta_z, beta_x = (_float_array(a) for a in (frame.sqrt_s_gev, frame.beta_z, frame.beta_x))
+            axis_angle, w_beam = _float_array(frame.cm_axis_angle_rad), _float_array(frame.weight)
         if self.x_max_energy_gev is not None:
             cap_code, cap_value = _kernels.CAP_CODES["energy"], float(self.x_max_energy_gev)
         elif self.x_max is not None:
@@ -128,11 +139,11 @@ class ChiPair:
         out = _kernels.empty_output(n)
         _kernels.chipair_events(
             u,
-            _float_array(frame.sqrt_s_gev),
-            _float_array(frame.beta_z),
-            _float_array(frame.beta_x),
-            _float_array(frame.cm_axis_angle_rad),
-            _float_array(frame.weight),
+            sqrt_s,
+            beta_z,
+            beta_x,
+            axis_angle,
+            w_beam,
             float(self.mass_gev),
             float(self.epsilon),
             self.spin == "scalar",
@@ -143,19 +154,24 @@ class ChiPair:
             out,
         )
         col = dict(zip(_kernels.OUT_ROWS, out, strict=True))
-        charge = np.full(n, float(self.epsilon))
         return records(
             {
                 "sqrt_s0": np.full(n, self.beams.sqrt_s0_gev),
-                "sqrt_s": frame.sqrt_s_gev,
+                "sqrt_s": sqrt_s,
                 "sqrt_s_prime": col["sqrt_s_prime"],
                 "x": col["x"],
-                "beta_z": frame.beta_z,
-                "beta_x": frame.beta_x,
+                "beta_z": beta_z,
+                "beta_x": beta_x,
                 "isr": momentum4d(col["isr_px"], col["isr_py"], col["isr_pz"], col["isr_E"]),
-                "chi": momentum4d(col["chi_px"], col["chi_py"], col["chi_pz"], col["chi_E"], charge=-charge),
+                "chi": momentum4d(
+                    col["chi_px"], col["chi_py"], col["chi_pz"], col["chi_E"], charge=np.full(n, -float(self.epsilon))
+                ),
                 "chibar": momentum4d(
-                    col["chibar_px"], col["chibar_py"], col["chibar_pz"], col["chibar_E"], charge=charge
+                    col["chibar_px"],
+                    col["chibar_py"],
+                    col["chibar_pz"],
+                    col["chibar_E"],
+                    charge=np.full(n, float(self.epsilon)),
                 ),
                 "chi_beta": col["chi_beta"],
                 "chibar_beta": col["chibar_beta"],

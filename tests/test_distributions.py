@@ -123,6 +123,9 @@ _KERNEL_CASES = {
     "sqrt_s_spread_crossing_x_max": lambda: ChiPair(
         Beams.symmetric(3.77, 0.002, crossing_angle_rad=0.06), 0.001, 0.1, x_max=0.3
     ),
+    "asymmetric_crossing_no_spread": lambda: ChiPair(
+        Beams.for_sqrt_s(10.58, energy_ratio=7 / 4, crossing_angle_rad=0.083), 0.2, 0.01, "scalar"
+    ),
     "asymmetric_isr_off": lambda: ChiPair(
         Beams.for_sqrt_s(10.58, energy_ratio=7 / 4, spread_model="gaussian_per_beam", relative_spread=6e-4),
         0.01,
@@ -152,23 +155,25 @@ def test_compiled_kernel_equals_numpy_reference(case):
     record type and fields, to 1e-12 relative (momentum components relative to their particle's
     energy): the last bits differ (gamma, gamma beta instead of cosh, sinh of artanh; exp/log
     powers; sqrt instead of hypot; libm instead of numpy's loops), nothing else. Uniforms at the
-    edges (u = 0 and u -> 1) included, except for cos(theta*): at cos -> +-1, sin = sqrt(1 - cos^2)
-    turns a last-bit difference of cos (1e-16) into 1e-8 of sin, in both paths alike."""
+    edges (u = 0 and u -> 1) included, except where the result is ill-conditioned in both paths
+    alike: cos(theta*) -> +-1, where sin = sqrt(1 - cos^2) turns a last-bit difference of cos
+    (1e-16) into 1e-8 of sin, and ISR x -> x_lim (u -> 1), the pair at threshold, where
+    p* = sqrt(s'/4 - m^2) does the same."""
     if not kernels_mod.HAVE_NUMBA:
         pytest.skip("numba not installed")
     proc = _KERNEL_CASES[case]()
     u = np.random.default_rng(5).random((6, 20_000))
-    edges = [0, 1, 2, 3, 5]  # every row but cos(theta*)
-    u[np.ix_(edges, range(3))] = 0.0
-    u[np.ix_(edges, range(3, 6))] = 1.0 - 2.0**-53
+    u[np.ix_([0, 1, 2, 3, 5], range(3))] = 0.0  # every row but cos(theta*)
+    u[np.ix_([0, 1, 3, 5], range(3, 6))] = 1.0 - 2.0**-53  # nor ISR x
     saved = chipair_mod.USE_COMPILED_KERNEL
     try:
         chipair_mod.USE_COMPILED_KERNEL = False
-        ref_ev = proc.generate(u)
+        ref_ev, ref_empty = proc.generate(u), proc.generate(u[:, :0])
         chipair_mod.USE_COMPILED_KERNEL = True
-        new_ev = proc.generate(u)
+        new_ev, new_empty = proc.generate(u), proc.generate(u[:, :0])
     finally:
         chipair_mod.USE_COMPILED_KERNEL = saved
+    assert len(new_empty) == 0 and str(new_empty.type) == str(ref_empty.type)
     assert str(new_ev.type) == str(ref_ev.type)
     a, b = _columns(ref_ev), _columns(new_ev)
     assert list(a) == list(b)
