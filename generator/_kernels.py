@@ -11,7 +11,7 @@ two agree to ~1e-12 relative (tests/test_distributions.py). The last bits differ
   (exact: (sqrt(s) - E_gamma)^2 - E_gamma^2 = s (1 - x) = s'), the CM in the lab
   gamma = 1/sqrt(1 - beta_z^2), and collinear boosts compose as
   cosh(y1 + y2) = ch1 ch2 + sh1 sh2, sinh(y1 + y2) = sh1 ch2 + ch1 sh2;
-* x = x_lim u^(1/beta_e) and x^(1 - beta_e) are taken through exp and log;
+* x = x_lim u^(1/beta_e) is taken through exp and log, x^(1 - beta_e) as x / (x_lim^beta_e u);
 * cos and sin of phi* come from one sine (:func:`_cos_sin_two_pi`), sinh(asinh(z)/3) of the
   angular law from Newton steps (:func:`_sinh_asinh_third`);
 * |p| is sqrt(px^2 + py^2 + pz^2) (no hypot), and libm replaces numpy's vectorised functions.
@@ -171,7 +171,9 @@ def chipair_events(
             if x < _X_FLOOR:
                 x = _X_FLOOR
                 log_x = _LOG_X_FLOOR
-            x1mb = math.exp((1.0 - b) * log_x)  # x^(1 - beta_e)
+                x1mb = math.exp((1.0 - b) * log_x)  # x^(1 - beta_e)
+            else:  # x^(1 - beta_e) = x_lim^(1 - beta_e) u^(1/beta_e - 1) = x / (x_lim^beta_e u)
+                x1mb = x / (xlim_b * u_x)
             if isr_code == 0:  # Kuraev-Fadin: F / (beta x^(beta - 1)), generator.isr._kf_ratio
                 log_one_minus = -math.log1p(-x)
                 hard = (
