@@ -6,6 +6,8 @@ e+e- -> mu+mu- at sqrt(s) = 3 GeV with collinear lepton ISR, generated in one ru
   ISR of §3, no beam spread): the chunk function of a run (uniforms of the run's streams ->
   events -> weights normalised, :func:`mcpgen.chipair_run.chipair_chunk`), one core; weighted
   trials, and unweighted events (hit-or-miss against 1.1 x the pilot maximum, as ``run.unweighted``);
+  events come from the compiled generator kernel (:mod:`generator._kernels`); the weighted rate of
+  the numpy reference path (``generator.chipair.USE_COMPILED_KERNEL = False``) is printed beside it;
 * by Pythia 8 (``pip install mcpgen[bench]``: the ``pythia8mc`` wheel): f fbar -> gamma* ->
   mu+ mu- (process 221 with ``WeakZ0:gmZmode = 1``), the electron's parton density
   (``PDF:lepton = on``: its collinear ISR, the radiated energy left as a beam-remnant photon), no
@@ -27,6 +29,7 @@ import time
 import awkward as ak
 import numpy as np
 
+import generator.chipair as chipair_mod
 from generator.beams import Beams
 from generator.chipair import ChiPair
 from mcpgen.chipair_run import ChiPairTask, chipair_chunk, max_weight
@@ -53,10 +56,20 @@ def mcpgen_rates(n: int, chunk: int, seed: int) -> dict:
         c = chipair_chunk(ChiPairTask(process, seed, start, min(start + chunk, n), n, True, w_max))
         accepted += len(c.events)
     unweighted = time.perf_counter() - started
+    saved = chipair_mod.USE_COMPILED_KERNEL
+    chipair_mod.USE_COMPILED_KERNEL = False  # the numpy reference path, weighted
+    try:
+        started = time.perf_counter()
+        for start in range(0, n, chunk):
+            chipair_chunk(ChiPairTask(process, seed, start, min(start + chunk, n), n))
+        reference = time.perf_counter() - started
+    finally:
+        chipair_mod.USE_COMPILED_KERNEL = saved
     return {
         "sigma_pb": sum_w,
         "weighted_per_s": n / weighted,
         "unweighted_per_s": accepted / unweighted,
+        "numpy_weighted_per_s": n / reference,
         "efficiency": accepted / n,
     }
 
@@ -135,7 +148,8 @@ def main() -> None:
     print(f"  sigma: mcpgen {m['sigma_pb']:.5g} pb, Pythia 8 {p['sigma_pb']:.5g} +- {p['sigma_err_pb']:.2g} pb")
     print(
         f"  mcpgen   : {m['weighted_per_s']:10.3e} weighted events/s, {m['unweighted_per_s']:10.3e} unweighted "
-        f"events/s (efficiency {m['efficiency']:.3f})"
+        f"events/s (efficiency {m['efficiency']:.3f}); numpy reference path {m['numpy_weighted_per_s']:10.3e} "
+        "weighted events/s"
     )
     print(
         f"  Pythia 8 : {p['batch_per_s']:10.3e} events/s nextBatch + numpy, {p['loop_per_s']:10.3e} events/s "
