@@ -25,6 +25,7 @@ CM rapidities added), bit for bit as before crossing angles existed.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import awkward as ak
@@ -256,9 +257,8 @@ def _compiled_kernels():
     is installed, else None; imported on first use, so that importing the generator loads no numba."""
     if not USE_COMPILED_KERNEL:
         return None
-    from . import _kernels
-
-    return _kernels if _kernels.HAVE_NUMBA else None
+    kernels = importlib.import_module("generator._kernels")
+    return kernels if kernels.HAVE_NUMBA else None
 
 
 def _float_array(a) -> np.ndarray:
