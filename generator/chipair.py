@@ -21,6 +21,12 @@ angle the CM beam axis is not the lab z axis: it is found by boosting the lab e-
 everything is boosted to the lab with the full CM velocity (beta_x, 0, beta_z)
 (:func:`generator.kinematics.cm_to_lab`). Head-on beams keep the single combined z boost (pair and
 CM rapidities added), bit for bit as before crossing angles existed.
+
+Two implementations of the same chain from the same uniforms: the compiled kernel
+:func:`generator._kernels.chipair_events` (the default; one loop per chunk, no temporaries) and the
+numpy code below, the reference (``USE_COMPILED_KERNEL = False``). They agree to ~1e-12 relative;
+the last bits differ (gamma and gamma beta instead of cosh and sinh of rapidities, sqrt instead of
+hypot, libm instead of numpy's loops: :mod:`generator._kernels`).
 """
 
 from __future__ import annotations
