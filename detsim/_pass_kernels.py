@@ -554,6 +554,60 @@ def _resized(a, cap, used):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _mcp_buffers(n_layers):  # pragma: no cover - compiled
+    """One event's compiled chi (row 0) and chibar (row 1) hits before they are merged: layer,
+    azimuth, z, the two smearing uniforms, mechanism, time; and the per-layer azimuths of the
+    MCP being walked (for the sagitta)."""
+    return (
+        np.empty((2, n_layers), dtype=np.int16),
+        np.empty((2, n_layers)),
+        np.empty((2, n_layers)),
+        np.empty((2, n_layers)),
+        np.empty((2, n_layers)),
+        np.empty((2, n_layers), dtype=np.int8),
+        np.empty((2, n_layers)),
+        np.empty(n_layers, dtype=np.float32),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _hit_columns(cap):  # pragma: no cover - compiled
+    """The output hit columns (event, layer, r, phi, z, source, mech, t) with room for ``cap``."""
+    return (
+        np.empty(cap, dtype=np.int64),
+        np.empty(cap, dtype=np.int16),
+        np.empty(cap, dtype=np.float32),
+        np.empty(cap, dtype=np.float32),
+        np.empty(cap, dtype=np.float32),
+        np.empty(cap, dtype=np.int8),
+        np.empty(cap, dtype=np.int8),
+        np.empty(cap),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _grown(out, cap, used):  # pragma: no cover - compiled
+    """The hit columns ``out`` copied into room for ``cap`` hits (the first ``used`` kept)."""
+    ev, layer, r, phi, z, source, mech, t = out
+    return (
+        _resized(ev, cap, used),
+        _resized(layer, cap, used),
+        _resized(r, cap, used),
+        _resized(phi, cap, used),
+        _resized(z, cap, used),
+        _resized(source, cap, used),
+        _resized(mech, cap, used),
+        _resized(t, cap, used),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _trimmed(out, used):  # pragma: no cover - compiled
+    ev, layer, r, phi, z, source, mech, t = out
+    return ev[:used], layer[:used], r[:used], phi[:used], z[:used], source[:used], mech[:used], t[:used]
+
+
+@njit(cache=True, nogil=True)
 def _emit(
     e,
     n,
@@ -577,21 +631,15 @@ def _emit(
     s_t,
     window,
     n_late,
-    o_ev,
-    o_layer,
-    o_r,
-    o_phi,
-    o_z,
-    o_source,
-    o_mech,
-    o_t,
+    out,
     pos,
 ):  # pragma: no cover - compiled
     """Write event e's hits in the output order: layer by layer the compiled chi (buffer row 0)
     and chibar (row 1) hits, then the other MCP hits (``s_*[a0:a1]``, already in layer order),
     then the noise hits (source 0, last in ``s_*``); hits later than ``window`` [ns] are
     dropped and counted per MCP in ``n_late`` (:func:`detsim.tracker._apply_window`). Returns
-    the new fill position."""
+    the new fill position. ``out``: the hit columns of :func:`_hit_columns`."""
+    o_ev, o_layer, o_r, o_phi, o_z, o_source, o_mech, o_t = out
     big = 4 * n_layers + 8
     ia = 0
     ib = 0
@@ -710,23 +758,9 @@ def helix_pass(
     r, phi, z, source, mech, t) in output order."""
     n_l = radii.shape[0]
     radii32 = radii.astype(np.float32)
-    h_layer = np.empty((2, n_l), dtype=np.int16)
-    h_phi = np.empty((2, n_l))
-    h_z = np.empty((2, n_l))
-    h_urphi = np.empty((2, n_l))
-    h_uz = np.empty((2, n_l))
-    h_mech = np.empty((2, n_l), dtype=np.int8)
-    h_t = np.empty((2, n_l))
-    phi_layer = np.empty(n_l, dtype=np.float32)
+    h_layer, h_phi, h_z, h_urphi, h_uz, h_mech, h_t, phi_layer = _mcp_buffers(n_l)
     cap = max(cap, 16)
-    o_ev = np.empty(cap, dtype=np.int64)
-    o_layer = np.empty(cap, dtype=np.int16)
-    o_r = np.empty(cap, dtype=np.float32)
-    o_phi = np.empty(cap, dtype=np.float32)
-    o_z = np.empty(cap, dtype=np.float32)
-    o_source = np.empty(cap, dtype=np.int8)
-    o_mech = np.empty(cap, dtype=np.int8)
-    o_t = np.empty(cap)
+    out = _hit_columns(cap)
     pos = 0
     for e in range(n):
         na = 0
@@ -751,20 +785,13 @@ def helix_pass(
         need = pos + na + nb + s_off[e + 1] - s_off[e]
         if need > cap:
             cap = max(2 * cap, need)
-            o_ev = _resized(o_ev, cap, pos)
-            o_layer = _resized(o_layer, cap, pos)
-            o_r = _resized(o_r, cap, pos)
-            o_phi = _resized(o_phi, cap, pos)
-            o_z = _resized(o_z, cap, pos)
-            o_source = _resized(o_source, cap, pos)
-            o_mech = _resized(o_mech, cap, pos)
-            o_t = _resized(o_t, cap, pos)
+            out = _grown(out, cap, pos)
         pos = _emit(
             e, n, n_l, na, nb, h_layer, h_phi, h_z, h_mech, h_t, radii32,
             s_off[e], s_off[e + 1], s_layer, s_r, s_phi, s_z, s_source, s_mech, s_t, window, n_late,
-            o_ev, o_layer, o_r, o_phi, o_z, o_source, o_mech, o_t, pos,
+            out, pos,
         )  # fmt: skip
-    return o_ev[:pos], o_layer[:pos], o_r[:pos], o_phi[:pos], o_z[:pos], o_source[:pos], o_mech[:pos], o_t[:pos]
+    return _trimmed(out, pos)
 
 
 @njit(cache=True, nogil=True)
@@ -840,23 +867,9 @@ def scatter_pass(
     uniforms ``u_scatter[k, row, event]`` of stream SCATTER_GAS + (k,))."""
     n_l = radii.shape[0]
     radii32 = radii.astype(np.float32)
-    h_layer = np.empty((2, n_l), dtype=np.int16)
-    h_phi = np.empty((2, n_l))
-    h_z = np.empty((2, n_l))
-    h_urphi = np.empty((2, n_l))
-    h_uz = np.empty((2, n_l))
-    h_mech = np.empty((2, n_l), dtype=np.int8)
-    h_t = np.empty((2, n_l))
-    phi_layer = np.empty(n_l, dtype=np.float32)
+    h_layer, h_phi, h_z, h_urphi, h_uz, h_mech, h_t, phi_layer = _mcp_buffers(n_l)
     cap = max(cap, 16)
-    o_ev = np.empty(cap, dtype=np.int64)
-    o_layer = np.empty(cap, dtype=np.int16)
-    o_r = np.empty(cap, dtype=np.float32)
-    o_phi = np.empty(cap, dtype=np.float32)
-    o_z = np.empty(cap, dtype=np.float32)
-    o_source = np.empty(cap, dtype=np.int8)
-    o_mech = np.empty(cap, dtype=np.int8)
-    o_t = np.empty(cap)
+    out = _hit_columns(cap)
     pos = 0
     for e in range(n):
         na = 0
@@ -882,20 +895,13 @@ def scatter_pass(
         need = pos + na + nb + s_off[e + 1] - s_off[e]
         if need > cap:
             cap = max(2 * cap, need)
-            o_ev = _resized(o_ev, cap, pos)
-            o_layer = _resized(o_layer, cap, pos)
-            o_r = _resized(o_r, cap, pos)
-            o_phi = _resized(o_phi, cap, pos)
-            o_z = _resized(o_z, cap, pos)
-            o_source = _resized(o_source, cap, pos)
-            o_mech = _resized(o_mech, cap, pos)
-            o_t = _resized(o_t, cap, pos)
+            out = _grown(out, cap, pos)
         pos = _emit(
             e, n, n_l, na, nb, h_layer, h_phi, h_z, h_mech, h_t, radii32,
             s_off[e], s_off[e + 1], s_layer, s_r, s_phi, s_z, s_source, s_mech, s_t, window, n_late,
-            o_ev, o_layer, o_r, o_phi, o_z, o_source, o_mech, o_t, pos,
+            out, pos,
         )  # fmt: skip
-    return o_ev[:pos], o_layer[:pos], o_r[:pos], o_phi[:pos], o_z[:pos], o_source[:pos], o_mech[:pos], o_t[:pos]
+    return _trimmed(out, pos)
 
 
 @njit(cache=True, nogil=True, inline="always")
