@@ -335,6 +335,23 @@ class _BeamEscapeBase:
             "cuts_frame": "CM, angles from the CM beam axis",
         }
 
+    @staticmethod
+    def _beams(rs):
+        """The massive e+ (along -z) and e- (along +z) four-vectors [GeV], shape (4, n), at CM
+        energies ``rs`` [GeV]."""
+        eb = 0.5 * rs
+        pb = np.sqrt(np.clip(eb * eb - M_E_GEV**2, 0.0, None))
+        zero = np.zeros_like(rs)
+        return np.stack([eb, zero, zero, -pb]), np.stack([eb, zero, zero, pb])
+
+    def _tagged_cos(self, u):
+        """The tagged photon's CM cos(theta) from uniforms ``u``, density ~ 1/(1 - c^2) inside the
+        calorimeter, and 1 / q(c), the inverse of that normalised density."""
+        c_lo, c_hi = np.cos(self.theta_max_cm), np.cos(self.theta_min_cm)
+        at_lo, at_hi = np.arctanh(c_lo), np.arctanh(c_hi)
+        cg = np.tanh(at_lo + u * (at_hi - at_lo))
+        return cg, (1.0 - cg * cg) * (at_hi - at_lo)
+
     def _in_gap(self, c):
         """True where cos(theta_CM) ``c`` lies inside one of the non-instrumented ``gaps_cm``."""
         out = np.zeros(np.shape(c), dtype=bool)
@@ -372,17 +389,10 @@ class _BeamEscapeBase:
         rs = np.broadcast_to(np.asarray(sqrt_s_gev, dtype=float), (u.shape[1],)).astype(float)
         m = self._lepton_mass
         s = rs * rs
-        eb = 0.5 * rs
-        pb = np.sqrt(np.clip(eb * eb - M_E_GEV**2, 0.0, None))
-        zero = np.zeros_like(rs)
-        p_plus = np.stack([eb, zero, zero, -pb])
-        p_minus = np.stack([eb, zero, zero, pb])
+        p_plus, p_minus = self._beams(rs)
 
         # tagged photon: cos ~ 1/(1 - c^2), E ~ 1/E, phi uniform
-        c_lo, c_hi = np.cos(self.theta_max_cm), np.cos(self.theta_min_cm)
-        at_lo, at_hi = np.arctanh(c_lo), np.arctanh(c_hi)
-        cg = np.tanh(at_lo + u[0] * (at_hi - at_lo))
-        inv_qc = (1.0 - cg * cg) * (at_hi - at_lo)
+        cg, inv_qc = self._tagged_cos(u[0])
         e_kin = (s - 4.0 * m * m) / (2.0 * rs)
         e_hi = e_kin
         if energy_cap and not self.gaps_cm:  # with gaps the recoil may be anywhere: E_kin is the bound
@@ -612,15 +622,9 @@ class ThreePhoton(_BeamEscapeBase):
         region when the partner escapes (cone or gap, E > ``e_escape_min_gev``) and sqrt(s)/2 lies
         within the tagged energy range."""
         s = rs * rs
-        eb = 0.5 * rs
-        pb = np.sqrt(np.clip(eb * eb - M_E_GEV**2, 0.0, None))
-        zero = np.zeros_like(rs)
-        p_plus = np.stack([eb, zero, zero, -pb])
-        p_minus = np.stack([eb, zero, zero, pb])
-        c_lo, c_hi = np.cos(self.theta_max_cm), np.cos(self.theta_min_cm)
-        at_lo, at_hi = np.arctanh(c_lo), np.arctanh(c_hi)
-        cg = np.tanh(at_lo + u[0] * (at_hi - at_lo))
-        inv_qc = (1.0 - cg * cg) * (at_hi - at_lo)
+        p_plus, p_minus = self._beams(rs)
+        eb = p_plus[0]
+        cg, inv_qc = self._tagged_cos(u[0])
         phg = 2.0 * np.pi * u[2]
         sg = np.sqrt((1.0 - cg) * (1.0 + cg))
         n = np.stack([np.ones_like(cg), sg * np.cos(phg), sg * np.sin(phg), cg])
