@@ -89,6 +89,7 @@ import vector
 
 from .constants import ALPHA, GEV2_TO_PB, M_E_GEV
 from .kinematics import rotate_y
+from .processes import checked_trials
 
 vector.register_awkward()
 
@@ -310,15 +311,7 @@ class _BeamEscapeBase:
     # ----------------------------------------------------------------------------------------
     def _check(self, u, sqrt_s_gev, beta_z, beta_x=0.0, cm_axis_angle_rad=0.0):
         """Validate ``u``; broadcast sqrt(s) and the CM frame (beta_z, beta_x, axis angle) to n."""
-        u = np.asarray(u, dtype=float)
-        if u.ndim != 2 or u.shape[0] != self.n_uniforms:
-            raise ValueError(f"{self.name}: u must have shape ({self.n_uniforms}, n), got {u.shape}")
-        n = u.shape[1]
-
-        def per_event(v):
-            return np.broadcast_to(np.asarray(v, dtype=float), (n,)).astype(float)
-
-        return u, per_event(sqrt_s_gev), per_event(beta_z), per_event(beta_x), per_event(cm_axis_angle_rad)
+        return checked_trials(self, u, sqrt_s_gev, beta_z, beta_x, cm_axis_angle_rad)
 
     def describe(self) -> dict:
         """Generation region and model choices, for the run metadata."""

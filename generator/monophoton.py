@@ -54,6 +54,7 @@ import vector
 from .born import sample_cos_theta, sigma_born_pb
 from .constants import ALPHA, G_FERMI_GEV2, GEV2_TO_PB, M_E_GEV, SIN2_THETA_W
 from .kinematics import cm_to_lab
+from .processes import checked_trials
 
 vector.register_awkward()
 
@@ -168,15 +169,8 @@ class _MonophotonBase:
     # ----------------------------------------------------------------------------------------
     def _check(self, u, sqrt_s_gev, beta_z, beta_x=0.0, cm_axis_angle_rad=0.0):
         """Validate ``u``; broadcast sqrt(s) and the CM frame (beta_z, beta_x, axis angle) to n."""
-        u = np.asarray(u, dtype=float)
-        if u.ndim != 2 or u.shape[0] != self.n_uniforms:
-            raise ValueError(f"{self.name}: u must have shape ({self.n_uniforms}, n), got {u.shape}")
-        n = u.shape[1]
-
-        def per_event(v):
-            return np.broadcast_to(np.asarray(v, dtype=float), (n,)).astype(float)
-
-        return u, per_event(sqrt_s_gev), (per_event(beta_x), per_event(beta_z), per_event(cm_axis_angle_rad))
+        u, rs, bx, bz, axis = checked_trials(self, u, sqrt_s_gev, beta_x, beta_z, cm_axis_angle_rad)
+        return u, rs, (bx, bz, axis)
 
     def _common_description(self) -> dict:
         return {

@@ -30,7 +30,18 @@ import numpy as np
 
 from .beams import Beams
 
-__all__ = ["Process", "FixedEnergyProcess", "BeamProcess"]
+__all__ = ["Process", "FixedEnergyProcess", "BeamProcess", "checked_trials"]
+
+
+def checked_trials(process, u, *values):
+    """``u`` as a float array of shape (``process.n_uniforms``, n), else ValueError naming the
+    process; then each of ``values`` (a scalar or n numbers: sqrt(s) [GeV], the CM frame's
+    velocity, ...) broadcast to a float array of n, one per event."""
+    u = np.asarray(u, dtype=float)
+    if u.ndim != 2 or u.shape[0] != process.n_uniforms:
+        raise ValueError(f"{process.name}: u must have shape ({process.n_uniforms}, n), got {u.shape}")
+    n = u.shape[1]
+    return (u, *(np.broadcast_to(np.asarray(v, dtype=float), (n,)).astype(float) for v in values))
 
 
 @runtime_checkable

@@ -33,6 +33,7 @@ import numpy as np
 
 from .constants import ALPHA, GEV2_TO_PB, M_E_GEV
 from .kinematics import cm_to_lab, momentum4d
+from .processes import checked_trials
 
 __all__ = ["TwoPhoton", "sigma_tagged_pb"]
 
@@ -86,15 +87,7 @@ class TwoPhoton:
 
     def generate(self, u, sqrt_s_gev, beta_z=0.0, *, beta_x=0.0, cm_axis_angle_rad=0.0) -> ak.Array:
         """Weighted trials from u (3, n); the CM frame as for every fixed-energy process."""
-        u = np.asarray(u, dtype=float)
-        if u.ndim != 2 or u.shape[0] != self.n_uniforms:
-            raise ValueError(f"{self.name}: u must have shape ({self.n_uniforms}, n), got {u.shape}")
-        n = u.shape[1]
-
-        def per_event(v):
-            return np.broadcast_to(np.asarray(v, dtype=float), (n,)).astype(float)
-
-        rs, bz, bx, axis = (per_event(v) for v in (sqrt_s_gev, beta_z, beta_x, cm_axis_angle_rad))
+        u, rs, bz, bx, axis = checked_trials(self, u, sqrt_s_gev, beta_z, beta_x, cm_axis_angle_rad)
         s = rs * rs
         eb = 0.5 * rs
         pb = np.sqrt(np.clip(eb * eb - M_E_GEV**2, 0.0, None))
