@@ -13,7 +13,7 @@ import numpy as np
 
 from ._kernels import HAVE_NUMBA, njit
 
-__all__ = ["HAVE_NUMBA", "two_rays_per_event", "ring_distance"]
+__all__ = ["HAVE_NUMBA", "two_rays_per_event", "ring_distance", "close_pair_best"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -25,6 +25,21 @@ def _ray(c, ci, j, n_h, min_per_ray):  # pragma: no cover - compiled
     if count >= min_per_ray and ci[j] + ci[nxt] > 0:
         return count
     return 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def close_pair_best(c, ci, star, n_h, min_per_ray, separation, total):  # pragma: no cover - compiled
+    """``total`` or, if larger, the best pair of qualifying rays both within ``separation``
+    half-bins of the fullest ray ``star`` and ``separation`` apart (neither of them ``star``)."""
+    for s in range(1 - separation, separation):
+        for t in range(s + separation, separation):
+            if s == 0 or t == 0:
+                continue
+            ra = _ray(c, ci, (star + s) % n_h, n_h, min_per_ray)
+            rb = _ray(c, ci, (star + t) % n_h, n_h, min_per_ray)
+            if ra > 0 and rb > 0 and ra + rb > total:
+                total = ra + rb
+    return total
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -85,14 +100,7 @@ def two_rays_per_event(
                             partner = nr
             if partner > 0:
                 total = top + partner
-            for s in range(1 - separation, separation):
-                for t in range(s + separation, separation):
-                    if s == 0 or t == 0:
-                        continue
-                    ra = _ray(c, ci, (star + s) % n_h, n_h, min_per_ray)
-                    rb = _ray(c, ci, (star + t) % n_h, n_h, min_per_ray)
-                    if ra > 0 and rb > 0 and ra + rb > total:
-                        total = ra + rb
+            total = close_pair_best(c, ci, star, n_h, min_per_ray, separation, total)
         for j in range(a, b):
             c[hbin[j]] = 0
             ci[hbin[j]] = 0

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ._finder_kernels import ring_distance
+from ._finder_kernels import close_pair_best, ring_distance
 from ._kernels import (
     C_CM_PER_NS,
     HAVE_NUMBA,
@@ -945,14 +945,7 @@ def _two_rays(hbin, inner, m, c, ci, n_h, min_per_ray, separation):  # pragma: n
             partner = max(partner, max(e0, e1))
         if partner > 0:
             total = top + partner
-        for s in range(1 - separation, separation):
-            for t in range(s + separation, separation):
-                if s == 0 or t == 0:
-                    continue
-                ra = _ray_fast(c, ci, (star + s) % n_h, n_h, min_per_ray)
-                rb = _ray_fast(c, ci, (star + t) % n_h, n_h, min_per_ray)
-                if ra > 0 and rb > 0 and ra + rb > total:
-                    total = ra + rb
+        total = close_pair_best(c, ci, star, n_h, min_per_ray, separation, total)
     for j in range(m):
         c[hbin[j]] = 0
         ci[hbin[j]] = 0
