@@ -117,6 +117,17 @@ def _poisson_delta(ud, mu):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _surely_quiet(ui, ud, x_ion, mu_delta):  # pragma: no cover - compiled
+    """True when the shell's hit draws certainly give no ionisation and no delta ray, decided
+    without the exponentials: ui >= x_ion >= 1 - exp(-x_ion) (no ionisation) and
+    ud < 1 - mu_delta <= exp(-mu_delta) (no delta ray), each with a 1e-12 relative margin far
+    above the rounding of expm1 and exp. Such a shell leaves nothing behind (no hit, no delta
+    count), so skipping the draws changes no result; any other shell takes the full draws.
+    NaN inputs give False."""
+    return ui >= x_ion * (1.0 + 1e-12) and ud < (1.0 - mu_delta) * (1.0 - 1e-12)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _smear(count, radii, res_rphi, res_z, h_layer, h_phi, h_z, h_urphi, h_uz):  # pragma: no cover - compiled
     """Measured phi (mod 2 pi) and z of an MCP's ``count`` hits: the true crossing smeared by
     the r-phi and z resolutions with the conditional uniforms of the hit draws
@@ -297,14 +308,17 @@ def _walk_helix(
             beta_min[g] = b_mid
         path_gas[g] += path
         phi_layer[k] = np.float32(phi_t)
+        ui = u_layer[e, k, w]
+        ud = u_layer[e, k, 2 + w]
+        if _surely_quiet(ui, ud, clusters * path, delta_rate * path):
+            continue
         pr = -math.expm1(-clusters * path)
-        ui = u_layer[k, w, e]
         ion = ui < pr
         # the conditional uniform of the ionisation draw (both quotients, then a select: the
         # hit pattern is random, a branch on it is mispredicted half the time)
         u_fired = ui / max(pr, 1e-300)
         u_quiet = (ui - pr) / max(1.0 - pr, 1e-300)
-        nd, u_z = _poisson_delta(u_layer[k, 2 + w, e], delta_rate * path)
+        nd, u_z = _poisson_delta(ud, delta_rate * path)
         n_delta[g] += nd
         # written every layer, kept (n_out advanced) only for a hit; smeared after the walk
         h_layer[n_out] = k
@@ -439,8 +453,8 @@ def _walk_scatter(
             p_k = math.sqrt(max(k_half * (k_half + 2.0 * mass), 0.0))
         dx0 = path_est / x0_cm
         var = highland_at(acc_x0 + dx0, b_k, p_k, abs_eps) - highland_at(acc_x0, b_k, p_k, abs_eps)
-        big = math.sqrt(max(var, 0.0)) * math.sqrt(-2.0 * math.log1p(-u_scatter[k, w, e]))
-        ang = 2.0 * math.pi * u_scatter[k, 2 + w, e]
+        big = math.sqrt(max(var, 0.0)) * math.sqrt(-2.0 * math.log1p(-u_scatter[e, k, w]))
+        ang = 2.0 * math.pi * u_scatter[e, k, 2 + w]
         ca, sa = math.cos(ang), math.sin(ang)
         cb, sb = math.cos(big), math.sin(big)
         cz = ct * st
@@ -513,21 +527,23 @@ def _walk_scatter(
             path_gas[g] += path
             phi_t = math.atan2(y_k, x_k)
             phi_layer[k] = np.float32(phi_t)
-            pr = -math.expm1(-clusters * path)
-            ui = u_layer[k, w, e]
-            ion = ui < pr
-            u_fired = ui / max(pr, 1e-300)
-            u_quiet = (ui - pr) / max(1.0 - pr, 1e-300)
-            nd, u_z = _poisson_delta(u_layer[k, 2 + w, e], delta_rate * path)
-            n_delta[g] += nd
-            h_layer[n_out] = k  # as in _walk_helix: kept only for a hit, smeared after the walk
-            h_phi[n_out] = phi_t
-            h_z[n_out] = z_k
-            h_mech[n_out] = np.int8(ion) + 2 * np.int8(nd > 0)
-            h_t[n_out] = t_hit
-            h_urphi[n_out] = u_fired if ion else u_quiet
-            h_uz[n_out] = u_z
-            n_out += ion | (nd > 0)
+            ui = u_layer[e, k, w]
+            ud = u_layer[e, k, 2 + w]
+            if not _surely_quiet(ui, ud, clusters * path, delta_rate * path):
+                pr = -math.expm1(-clusters * path)
+                ion = ui < pr
+                u_fired = ui / max(pr, 1e-300)
+                u_quiet = (ui - pr) / max(1.0 - pr, 1e-300)
+                nd, u_z = _poisson_delta(ud, delta_rate * path)
+                n_delta[g] += nd
+                h_layer[n_out] = k  # as in _walk_helix: kept only for a hit, smeared after the walk
+                h_phi[n_out] = phi_t
+                h_z[n_out] = z_k
+                h_mech[n_out] = np.int8(ion) + 2 * np.int8(nd > 0)
+                h_t[n_out] = t_hit
+                h_urphi[n_out] = u_fired if ion else u_quiet
+                h_uz[n_out] = u_z
+                n_out += ion | (nd > 0)
         if not alive:
             break
     if alive:
@@ -753,7 +769,7 @@ def helix_pass(
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
     """The chunk's gas tracker along helices through the IP (module docstring): MCPs
     ``compiled`` (global index, chi 0..n-1 then chibar) walked through every shell with the
-    uniforms ``u_layer[k, row, event]`` of stream LAYER + (k,); the other hits (``s_*``,
+    uniforms ``u_layer[event, k, row]`` of stream LAYER + (k,); the other hits (``s_*``,
     grouped by event with offsets ``s_off``) merged in. Returns the hit columns (event, layer,
     r, phi, z, source, mech, t) in output order."""
     n_l = radii.shape[0]
@@ -864,7 +880,7 @@ def scatter_pass(
     cap,
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
     """:func:`helix_pass` with multiple scattering (general helix, kick at every sense wire,
-    uniforms ``u_scatter[k, row, event]`` of stream SCATTER_GAS + (k,))."""
+    uniforms ``u_scatter[event, k, row]`` of stream SCATTER_GAS + (k,))."""
     n_l = radii.shape[0]
     radii32 = radii.astype(np.float32)
     h_layer, h_phi, h_z, h_urphi, h_uz, h_mech, h_t, phi_layer = _mcp_buffers(n_l)
