@@ -67,15 +67,52 @@ def _gauss(u):  # pragma: no cover - compiled
     return _ndtri_c(min(max(u, _U_EDGE), 1.0 - _U_EDGE), 0)
 
 
+@njit(cache=True, nogil=True)
+def _fmod_exact(x, y):  # pragma: no cover - compiled
+    """C's fmod(x, y) for y > 0 (exact: the remainder is representable) by shift and subtract:
+    r - t with t <= r < 2 t is exact (Sterbenz), doubling t is exact. Kept free of LLVM's
+    ``frem`` -- an instruction the optimiser speculates, so a rarely taken ``x % y`` branch would
+    cost a library call on every pass through a hot loop. NaN for x = +-inf or NaN."""
+    if not abs(x) < math.inf or not y > 0.0:
+        return math.nan
+    r = abs(x)
+    while r >= y:
+        t = y
+        while t <= 0.5 * r:
+            t *= 2.0
+        r -= t
+    return math.copysign(r, x)
+
+
+@njit(cache=True, nogil=True)
+def _py_divmod(x, y):  # pragma: no cover - compiled
+    """Python's float divmod(x, y) for y > 0 (CPython ``float_divmod``), on :func:`_fmod_exact`."""
+    mod = _fmod_exact(x, y)
+    div = (x - mod) / y
+    if mod != 0.0:
+        if mod < 0.0:
+            mod += y
+            div -= 1.0
+    else:
+        mod = math.copysign(0.0, y)
+    if div != 0.0:
+        floordiv = np.floor(div)
+        if div - floordiv > 0.5:
+            floordiv += 1.0
+    else:
+        floordiv = math.copysign(0.0, x / y)
+    return floordiv, mod
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _pymod(x, y):  # pragma: no cover - compiled
     """Python's (and numpy's) float x % y for y > 0 without the library call where |x| < y
     (fmod(x, y) = x there; a negative remainder takes + y, as in CPython)."""
     if 0.0 <= x < y:
-        return x
+        return x + 0.0  # -0.0 % y is +0.0
     if -y < x < 0.0:
         return x + y
-    return x % y
+    return _py_divmod(x, y)[1]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -85,7 +122,7 @@ def _pyfloordiv(x, y, inv_y):  # pragma: no cover - compiled
     q = x * inv_y
     f = math.floor(q)
     if q - f < 1e-9 or f + 1.0 - q < 1e-9:
-        return x // y
+        return _py_divmod(x, y)[0]
     return f
 
 
@@ -976,15 +1013,15 @@ def _event_top_fast(fbin, bbin, m, cf, cb, n_h):  # pragma: no cover - compiled
         cf[fbin[j]] += 1
         cb[bbin[j]] += 1
     top = 0
-    for j in range(m):
-        for h in (fbin[j], bbin[j]):
-            prev = h - 1 if h > 0 else n_h - 1
-            nxt = h + 1 if h + 1 < n_h else 0
-            nf0, nb0 = cf[prev] + cf[h], cb[prev] + cb[h]
-            nf1, nb1 = cf[h] + cf[nxt], cb[h] + cb[nxt]
-            v0 = nf0 + nb0 if (nf0 > 0) & (nb0 > 0) else 0
-            v1 = nf1 + nb1 if (nf1 > 0) & (nb1 > 0) else 0
-            top = max(top, max(v0, v1))
+    for j in range(m):  # a road with both sides hit has a forward hit: its forward bins suffice
+        h = fbin[j]
+        prev = h - 1 if h > 0 else n_h - 1
+        nxt = h + 1 if h + 1 < n_h else 0
+        nf0, nb0 = cf[prev] + cf[h], cb[prev] + cb[h]
+        nf1, nb1 = cf[h] + cf[nxt], cb[h] + cb[nxt]
+        v0 = nf0 + nb0 if (nf0 > 0) & (nb0 > 0) else 0
+        v1 = nf1 + nb1 if (nf1 > 0) & (nb1 > 0) else 0
+        top = max(top, max(v0, v1))
     for j in range(m):
         cf[fbin[j]] = 0
         cb[bbin[j]] = 0

@@ -9,8 +9,10 @@ import math
 import awkward as ak
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from detsim import finder
+from detsim import _pass_kernels, finder
 from detsim.finder import (
     HYPOTHESES,
     fake_rate_analytic,
@@ -358,3 +360,29 @@ def test_grouped_pass_matches_find_pairs_exactly(inner):
         assert grouped.keys() == reference.keys()
         for key in grouped:
             np.testing.assert_array_equal(grouped[key], reference[key], err_msg=key)
+
+
+@given(
+    x=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(min_value=-30.0, max_value=30.0),
+        st.sampled_from([0.0, -0.0, 2 * math.pi, -2 * math.pi, math.pi, -math.pi, 5e-324, -5e-324]),
+    ),
+    y=st.sampled_from([2 * math.pi, 2 * math.pi / 484, 0.1, 1.0, 3.0, 1e-300, 5e-324]),
+)
+@settings(max_examples=3000, deadline=None)
+def test_compiled_float_divmod_is_pythons(x, y):
+    """The compiled passes' float remainder and floor division (shift-and-subtract, no library
+    fmod) equal Python's divmod bit for bit, signs of zero included; NaN for infinite x."""
+    fd, mod = _pass_kernels._py_divmod(x, y)
+    if not math.isfinite(x):
+        assert math.isnan(mod)
+        return
+    ref_fd, ref_mod = divmod(x, y)
+    assert (mod, math.copysign(1.0, mod)) == (ref_mod, math.copysign(1.0, ref_mod))
+    assert (fd, math.copysign(1.0, fd)) == (ref_fd, math.copysign(1.0, ref_fd))
+    if abs(x) < 1e6 and y > 1e-10:
+        r = _pass_kernels._pymod(x, y)
+        assert (r, math.copysign(1.0, r)) == (x % y, math.copysign(1.0, x % y))
+        if x >= 0.0:
+            assert _pass_kernels._pyfloordiv(x, y, 1.0 / y) == x // y
