@@ -247,8 +247,9 @@ def _walk_helix(
     h_urphi,
     h_uz,
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
-    """MCP g (event e, w = 0 chi / 1 chibar) through every gas shell along the helix through the
-    IP: :func:`detsim._kernels.stepped_layer` shell after shell with the state in registers.
+    """MCP g (w = 0 chi / 1 chibar; its event's uniforms ``u_layer[e, k, row]``, an
+    :func:`_event_major` block) through every gas shell along the helix through the IP:
+    :func:`detsim._kernels.stepped_layer` shell after shell with the state in registers.
     Writes its hits (layer order) to the h_* buffers and returns their number."""
     kin = kinetic[g]
     r_a = radius[g]
@@ -443,8 +444,9 @@ def _walk_scatter(
     h_urphi,
     h_uz,
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
-    """MCP g (event e, w = 0 chi / 1 chibar) through every gas shell with multiple scattering:
-    :func:`detsim._kernels.stepped_layer_ms` shell after shell with the state in registers.
+    """MCP g (w = 0 chi / 1 chibar; its event's uniforms ``u_layer[e, k, row]`` and
+    ``u_scatter[e, k, row]``, :func:`_event_major` blocks) through every gas shell with multiple
+    scattering: :func:`detsim._kernels.stepped_layer_ms` shell after shell with the state in registers.
     Writes its hits (layer order) to the h_* buffers and returns their number."""
     e2 = abs_eps * abs_eps
     kin = kinetic[g]
@@ -747,6 +749,23 @@ def _emit(
         pos += 1
 
 
+#: Events whose layer uniforms are copied event-major at a time (192 kB per kind at 48 layers).
+_EVENT_BLOCK = 128
+
+
+@njit(cache=True, nogil=True)
+def _event_major(u, first, block):  # pragma: no cover - compiled
+    """``block[i, k, row] = u[k, row, first + i]`` for the events of the block starting at
+    ``first``: each stream is read sequentially, and the walk then finds one event's uniforms
+    of every shell together (read straight from ``u``, they lie a stream apart)."""
+    n = u.shape[2]
+    stop = min(first + block.shape[0], n)
+    for k in range(u.shape[0]):
+        for row in range(u.shape[1]):
+            for e in range(first, stop):
+                block[e - first, k, row] = u[k, row, e]
+
+
 @njit(cache=True, nogil=True)
 def helix_pass(
     n,
@@ -806,7 +825,7 @@ def helix_pass(
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
     """The chunk's gas tracker along helices through the IP (module docstring): MCPs
     ``compiled`` (global index, chi 0..n-1 then chibar) walked through every shell with the
-    uniforms ``u_layer[event, k, row]`` of stream LAYER + (k,); the other hits (``s_*``,
+    uniforms ``u_layer[k, row, event]`` of stream LAYER + (k,); the other hits (``s_*``,
     grouped by event with offsets ``s_off``) merged in. Returns the hit columns (event, layer,
     r, phi, z, source, mech, t) in output order."""
     n_l = radii.shape[0]
@@ -815,7 +834,10 @@ def helix_pass(
     cap = max(cap, 16)
     out = _hit_columns(cap)
     pos = 0
+    block = np.empty((_EVENT_BLOCK, n_l, 4))
     for e in range(n):
+        if e % _EVENT_BLOCK == 0:
+            _event_major(u_layer, e, block)
         na = 0
         nb = 0
         for w in range(2):
@@ -823,11 +845,11 @@ def helix_pass(
             if not compiled[g]:
                 continue
             count = _walk_helix(
-                g, e, w, radii, edges, half_length, mass, abs_eps, abs_field, w_value, res_rphi, res_z,
+                g, e % _EVENT_BLOCK, w, radii, edges, half_length, mass, abs_eps, abs_field, w_value, res_rphi, res_z,
                 kinetic, phi, z, radius, sin_t, cot_t, sign, t_now, frozen, status,
                 f_rad, f_beta, f_clusters, f_delta, f_invalid,
                 t_dedx, t_dedx_ion, t_delta, t_mean_e, t_invalid, lo, step, size,
-                u_layer, path_gas, n_delta, n_hits, invalid, beta_min, phi_layer,
+                block, path_gas, n_delta, n_hits, invalid, beta_min, phi_layer,
                 h_layer[w], h_phi[w], h_z[w], h_mech[w], h_t[w], h_urphi[w], h_uz[w],
             )  # fmt: skip
             _sagitta_inputs(phi_layer, radii, g, sag_mid, sag_a, sag_b)
@@ -917,14 +939,19 @@ def scatter_pass(
     cap,
 ):  # pragma: no cover - compiled; checked against the numpy path in the tests
     """:func:`helix_pass` with multiple scattering (general helix, kick at every sense wire,
-    uniforms ``u_scatter[event, k, row]`` of stream SCATTER_GAS + (k,))."""
+    uniforms ``u_scatter[k, row, event]`` of stream SCATTER_GAS + (k,))."""
     n_l = radii.shape[0]
     radii32 = radii.astype(np.float32)
     h_layer, h_phi, h_z, h_urphi, h_uz, h_mech, h_t, phi_layer = _mcp_buffers(n_l)
     cap = max(cap, 16)
     out = _hit_columns(cap)
     pos = 0
+    block = np.empty((_EVENT_BLOCK, n_l, 4))
+    block_ms = np.empty((_EVENT_BLOCK, n_l, 4))
     for e in range(n):
+        if e % _EVENT_BLOCK == 0:
+            _event_major(u_layer, e, block)
+            _event_major(u_scatter, e, block_ms)
         na = 0
         nb = 0
         for w in range(2):
@@ -932,11 +959,11 @@ def scatter_pass(
             if not compiled[g]:
                 continue
             count = _walk_scatter(
-                g, e, w, radii, edges, half_length, mass, abs_eps, abs_field, w_value, res_rphi, res_z,
+                g, e % _EVENT_BLOCK, w, radii, edges, half_length, mass, abs_eps, abs_field, w_value, res_rphi, res_z,
                 kinetic, x, y, z, radius, cpsi, spsi, sin_t, cot_t, sign, t_now, frozen, status,
                 f_beta, f_p, f_clusters, f_delta, f_invalid, x0_cm, omega_c, z_eff,
                 t_dedx, t_dedx_ion, t_delta, t_mean_e, t_invalid, lo, step, size,
-                u_layer, u_scatter, path_gas, n_delta, n_hits, invalid, beta_min,
+                block, block_ms, path_gas, n_delta, n_hits, invalid, beta_min,
                 ms_x0, ms_var, ms_omega, ms_kick_bend, ms_kick_polar, phi_layer,
                 h_layer[w], h_phi[w], h_z[w], h_mech[w], h_t[w], h_urphi[w], h_uz[w],
             )  # fmt: skip

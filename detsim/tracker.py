@@ -786,15 +786,12 @@ def _compiled_pass(m: _Mcp, n: int, tracker: Tracker, tables: dict, source, acc:
     acc.column = np.full(2 * n, -1, dtype=np.int64)
     acc.column[rest] = np.arange(rest.size)
     acc.phi_at_layer = np.full((n_l, rest.size), np.nan, dtype=np.float32)
-    # event-major copies (event, layer, row): the pass reads one event's uniforms contiguously
-    u_layer = np.empty((n, n_l, 4))
-    u_scatter = np.empty((n, n_l, 4)) if ms_on else None
+    u_layer = np.empty((n_l, 4, n))
+    u_scatter = np.empty((n_l, 4, n)) if ms_on else None
     for k in range(n_l):
-        u = source((*streams.LAYER, k), 4, n)
-        u_layer[:, k, :] = u.T
+        u = u_layer[k] = source((*streams.LAYER, k), 4, n)
         if ms_on:
-            u_ms = source((*streams.SCATTER_GAS, k), 4, n)
-            u_scatter[:, k, :] = u_ms.T
+            u_ms = u_scatter[k] = source((*streams.SCATTER_GAS, k), 4, n)
         if ms.alive.any():
             u_ion, u_delta = u[0:2].reshape(2 * n), u[2:4].reshape(2 * n)
             if ms_on:
