@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import brentq
 
 from .bbg import e_max_asymmetric, e_max_symmetric, lab_to_cm_theta, passes_bbg_cut
 
@@ -353,6 +352,8 @@ def calibrate_polygon(
         raise ValueError(
             f"target {target_yield} not bracketed: yields {f_lo + target_yield:.4g} .. {f_hi + target_yield:.4g}"
         )
+    from scipy.optimize import brentq  # here: scipy.optimize costs 0.3 s of every run's start-up
+
     par = brentq(lambda p: yld(p) - target_yield, lo, hi, xtol=xtol)
     return CalibrationResult(move(par), float(par), mode, yld(par), float(target_yield), yld(neutral))
 
