@@ -8,7 +8,8 @@ alone), the peak resident memory of the whole process tree (parent + workers, sa
 50 ms from /proc), and the size of events.root.
 
 Default: sct_3gev and sct_3gev_realistic with 1 and 2 workers at 1e6 events, then the memory of
-sct_3gev with 2 workers at 1e6 and 1e7 (``--memory-n``). The machine may be shared with other
+sct_3gev with 2 workers at 1e6 and 1e7 (``--memory-n``). ``--repeat K`` runs each throughput point
+K times (the development machine's wall times vary by about 10 % from run to run). The machine may be shared with other
 work: the figures are then upper bounds on the time.
 """
 
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,12 +101,24 @@ def main() -> None:
         "--memory-n", nargs="*", default=["1e6", "1e7"], help="sizes of the memory runs (sct_3gev, 2 workers)"
     )
     parser.add_argument("--set", dest="extra", action="append", default=[], help="card override for every run")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per throughput point; prints each, then the fastest and the median"
+    )
     args = parser.parse_args()
     print(f"mcpgen full chain on {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at start)")
     for card in args.cards:
         for workers in args.workers:
-            r = measure(card, args.n, workers, args.hits, args.extra)
-            print(_row(f"{card} -n {args.n} --workers {workers}", r), flush=True)
+            label = f"{card} -n {args.n} --workers {workers}"
+            walls = []
+            for _ in range(max(args.repeat, 1)):
+                r = measure(card, args.n, workers, args.hits, args.extra)
+                walls.append(r["wall_s"])
+                print(_row(label, r), flush=True)
+            if len(walls) > 1:
+                n = float(args.n)
+                best, median = min(walls), statistics.median(walls)
+                rates = f"fastest {best:.1f} s ({n / best:.3e} ev/s), median {median:.1f} s ({n / median:.3e} ev/s)"
+                print(f"  {label}: {rates}")
     if args.memory_n:
         rows = []
         for n in args.memory_n:
