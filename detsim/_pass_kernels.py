@@ -136,6 +136,28 @@ def _half_bin(x, width, inv_width, n_h):  # pragma: no cover - compiled
     return v if 0 <= v < n_h else v % n_h
 
 
+#: Distance [half-bins] from a bin edge within which :func:`_bin_estimate` declines.
+_EDGE_GUARD = 1e-8
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bin_estimate(q, n_h):  # pragma: no cover - compiled
+    """:func:`_half_bin` of an azimuth x from q ~ x / width computed as phi / width - shift /
+    width (one subtraction instead of the remainder and the division), or -1 where that may
+    differ. q is within ~1e-12 half-bins of x / width (and of the quotient :func:`_half_bin`
+    floors, 2 pi / width = n_h to 1e-16 relative), so the floors agree wherever q lies farther
+    than 1e-8 from an integer -- which also keeps x off 0 and 2 pi, where the remainder's
+    branches change, and off the 1e-9 band in which :func:`_pyfloordiv` takes Python's rule.
+    |q| >= n_h (x outside (-2 pi, 2 pi)) declines too."""
+    f = math.floor(q)
+    if q - f < _EDGE_GUARD or f + 1.0 - q < _EDGE_GUARD or not -n_h < q < n_h:
+        return -1
+    v = np.int64(f)
+    if v < 0:
+        v += n_h
+    return v - n_h if v >= n_h else v
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _poisson_delta(ud, mu):  # pragma: no cover - compiled
     """Inverse-CDF Poisson count and its conditional uniform (:func:`detsim.tracker.poisson_from_uniform`)."""
@@ -1103,6 +1125,9 @@ def pairs_pass(
     for ik in range(n_k):
         for ll in range(n_l):
             shifts[ik, ll] = math.asin(min(max(0.5 * kappas[ik] * np.float64(layer_r[ll]), -1.0), 1.0))
+    shift_bins = shifts * inv_width  # the shifts in half-bin units, for _bin_estimate
+    pi_bins = math.pi * inv_width
+    ubin = np.empty(max_hits)
     with_layers = hit_layer.shape[0] > 0
     ph = np.empty(max_hits)
     rr = np.empty(max_hits)
@@ -1115,6 +1140,7 @@ def pairs_pass(
         for j in range(m):
             phi = np.float64(hit_phi[a + j])
             ph[j] = phi
+            ubin[j] = phi * inv_width
             rr[j] = np.float64(hit_r[a + j])
             if with_layers:
                 ll = hit_layer[a + j]
@@ -1142,6 +1168,13 @@ def pairs_pass(
             for j in range(m):
                 ll = lidx[j]
                 if ll >= 0:
+                    sb = shift_bins[ik, ll]
+                    fb = _bin_estimate(ubin[j] - sb, n_h)
+                    bb = _bin_estimate(ubin[j] + sb - pi_bins, n_h)
+                    if fb >= 0 and bb >= 0:
+                        fbin[j] = fb
+                        bbin[j] = bb
+                        continue
                     shift = shifts[ik, ll]
                 else:
                     shift = math.asin(min(max(0.5 * kappa * rr[j], -1.0), 1.0))

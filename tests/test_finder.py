@@ -386,3 +386,43 @@ def test_compiled_float_divmod_is_pythons(x, y):
         assert (r, math.copysign(1.0, r)) == (x % y, math.copysign(1.0, x % y))
         if x >= 0.0:
             assert _pass_kernels._pyfloordiv(x, y, 1.0 / y) == x // y
+
+
+def test_circle_bin_estimate_agrees_with_the_exact_rule_or_declines():
+    """The circle scan's shortcut bin (phi / width - shift / width, no remainder or division)
+    equals the exact half-bin (Python's (x % 2 pi) // width) wherever it answers, on random
+    azimuths, on float32 azimuths as the hits store them, and on azimuths put on bin edges,
+    on 0 and on 2 pi to within 1e-15..1e-6 half-bins, where it must decline or still agree."""
+    trk = sct_tracker()
+    n_h = n_half_bins(trk.road_half_bin_rad)
+    width = 2 * math.pi / n_h
+    inv = 1.0 / width
+    kappas = finder.curvature_grid(trk.road_half_bin_rad, trk.outer_radius_cm, trk.circle_min_radius_cm)
+    shifts = np.arcsin(np.clip(0.5 * np.outer(kappas, trk.radii.astype(np.float32).astype(float)), -1, 1))
+    rng = np.random.default_rng(12)
+    phi = np.concatenate(
+        [
+            rng.uniform(0, 2 * math.pi, 4000),
+            rng.uniform(0, 2 * math.pi, 4000).astype(np.float32).astype(float),
+            np.zeros(10),
+            np.full(10, np.nextafter(2 * math.pi, 0)),
+        ]
+    )
+    ik = rng.integers(0, len(kappas), phi.size)
+    ll = rng.integers(0, len(trk.radii), phi.size)
+    edge = rng.integers(0, n_h, 3000)
+    tiny = rng.choice([0.0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-9, -1e-9, 1e-8, -1e-8, 1e-6, -1e-6], edge.size)
+    e_ik, e_ll = rng.integers(0, len(kappas), edge.size), rng.integers(0, len(trk.radii), edge.size)
+    phi = np.concatenate([phi, (edge + tiny) * width + shifts[e_ik, e_ll]])
+    ik, ll = np.concatenate([ik, e_ik]), np.concatenate([ll, e_ll])
+    answered = declined = 0
+    for p, i, j in zip(phi, ik, ll, strict=True):
+        s = shifts[i, j]
+        for q, x in ((p * inv - s * inv, p - s), (p * inv + s * inv - math.pi * inv, p + s - math.pi)):
+            est = _pass_kernels._bin_estimate(q, n_h)
+            if est < 0:
+                declined += 1
+                continue
+            answered += 1
+            assert est == _pass_kernels._half_bin(x, width, inv, n_h) == int((x % (2 * math.pi)) // width) % n_h
+    assert answered > 15_000 and declined > 100
