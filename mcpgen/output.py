@@ -400,7 +400,12 @@ def _incompressible(branches: dict, algorithm) -> list[str]:
         return []
     out = []
     for name, array in branches.items():
-        flat = array if isinstance(array, np.ndarray) else ak.to_numpy(ak.flatten(array, axis=None))
+        if isinstance(array, np.ndarray):
+            flat = array
+        elif re.fullmatch(r"\d+ \* (var \* )?float(32|64)", str(ak.type(array))):  # numbers, or a list each
+            flat = ak.to_numpy(ak.flatten(array, axis=None))
+        else:  # records, strings, deeper lists: left to the file's algorithm
+            continue
         if flat.dtype.kind != "f" or flat.size == 0:
             continue
         sample = np.ascontiguousarray(flat[: max(1, _SAMPLE_BYTES // flat.dtype.itemsize)]).tobytes()
