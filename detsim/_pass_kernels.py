@@ -78,8 +78,8 @@ def _fmod_exact(x, y):  # pragma: no cover - compiled
     r = abs(x)
     while r >= y:
         t = y
-        while t <= 0.5 * r:
-            t *= 2.0
+        while t + t <= r:  # exact doubling (0.5 r would round for subnormal r)
+            t += t
         r -= t
     return math.copysign(r, x)
 

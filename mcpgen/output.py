@@ -403,7 +403,7 @@ def _incompressible(branches: dict, algorithm) -> list[str]:
         if isinstance(array, np.ndarray):
             flat = array
         elif re.fullmatch(r"\d+ \* (var \* )?float(32|64)", str(ak.type(array))):  # numbers, or a list each
-            flat = ak.to_numpy(ak.flatten(array, axis=None))
+            flat = ak.to_numpy(ak.flatten(array[: _SAMPLE_BYTES // 4], axis=None))  # enough events for a sample
         else:  # records, strings, deeper lists: left to the file's algorithm
             continue
         if flat.dtype.kind != "f" or flat.size == 0:

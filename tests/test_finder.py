@@ -367,6 +367,7 @@ def test_grouped_pass_matches_find_pairs_exactly(inner):
         st.floats(allow_nan=True, allow_infinity=True),
         st.floats(min_value=-30.0, max_value=30.0),
         st.sampled_from([0.0, -0.0, 2 * math.pi, -2 * math.pi, math.pi, -math.pi, 5e-324, -5e-324]),
+        st.sampled_from([3 * 5e-324, -3 * 5e-324, 7 * 5e-324, 1e-310, -2.5e-310, 1e300, -1e300]),
     ),
     y=st.sampled_from([2 * math.pi, 2 * math.pi / 484, 0.1, 1.0, 3.0, 1e-300, 5e-324]),
 )
